@@ -1,0 +1,79 @@
+"""xact: accurate activation functions for every Array API library.
+
+Every function resolves the array namespace from its input at call time, so
+the same call runs on NumPy, CuPy, PyTorch, JAX, Dask and array-api-strict and
+returns an array of the caller's library, device and floating dtype.
+"""
+
+from __future__ import annotations
+
+from . import backends
+from ._registry import get, names
+from .activations import (
+    celu,
+    elu,
+    gelu,
+    glu,
+    hard_shrink,
+    hard_sigmoid,
+    hard_swish,
+    hard_tanh,
+    identity,
+    leaky_relu,
+    log_sigmoid,
+    mish,
+    relu,
+    relu6,
+    selu,
+    sigmoid,
+    silu,
+    soft_shrink,
+    softplus,
+    softsign,
+    squareplus,
+    tanh,
+    tanh_shrink,
+)
+from .softmax import log_softmax, logsumexp, softmax, softmin
+
+__version__ = "0.1.0"
+
+# Aliases users bring from PyTorch, JAX and Keras.
+swish = silu
+hard_silu = hard_swish
+
+__all__ = [
+    "__version__",
+    "backends",
+    "celu",
+    "elu",
+    "gelu",
+    "get",
+    "glu",
+    "hard_shrink",
+    "hard_sigmoid",
+    "hard_silu",
+    "hard_swish",
+    "hard_tanh",
+    "identity",
+    "leaky_relu",
+    "log_sigmoid",
+    "log_softmax",
+    "logsumexp",
+    "mish",
+    "names",
+    "relu",
+    "relu6",
+    "selu",
+    "sigmoid",
+    "silu",
+    "soft_shrink",
+    "softmax",
+    "softmin",
+    "softplus",
+    "softsign",
+    "squareplus",
+    "swish",
+    "tanh",
+    "tanh_shrink",
+]

@@ -1,0 +1,220 @@
+"""Array-agnostic math of the elementwise activations.
+
+Each ``*_math(xp, x, ...)`` takes a resolved namespace and a floating array
+(float32 or float64: half precision is widened by the public layer) and
+returns an array of the same shape, dtype and device. No function here calls
+``array_namespace``, branches on array values or writes into its input; the
+public, validating layer is :mod:`xact.activations`.
+
+Kinks use ``where`` so that autodiff gives PyTorch's conventions
+(relu'(0) = 0, leaky_relu'(0) = negative_slope, zero slope at clip points).
+Branches that ``where`` discards are evaluated on clamped arguments so that no
+finite input overflows or produces a NaN there.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ._namespace import Array, Namespace, log_smallest_normal
+from ._special import erfc_pair
+from ._twofold import constant_pair, exp_pair, safe_split_bound, two_product, two_sum
+
+SELU_ALPHA = 1.6732632423543772
+SELU_SCALE = 1.0507009873554805
+
+# Constants to ~106 bits as (hi, lo) float64 pairs.
+_INV_SQRT2 = (0.7071067811865476, -4.833646656726457e-17)
+_TWO_SQRT_2_OVER_PI = (2 * 0.7978845608028654, 2 * -4.98465440455546e-17)
+_GELU_TANH_CUBIC = (0.044715, 2.1960211427085595e-18)
+
+# Continued-fraction depth for tanh_shrink on |x| < 2 (converged in float64).
+_TANH_CF_DEPTH = 14
+_TANH_SHRINK_SERIES_BOUND = 2.0
+
+
+def relu_math(xp: Namespace, x: Array) -> Array:
+    return xp.where(x <= 0, 0.0, x)
+
+
+def hard_tanh_math(xp: Namespace, x: Array, min_val: float, max_val: float) -> Array:
+    return xp.where(x <= min_val, min_val, xp.where(x >= max_val, max_val, x))
+
+
+def relu6_math(xp: Namespace, x: Array) -> Array:
+    return hard_tanh_math(xp, x, 0.0, 6.0)
+
+
+def leaky_relu_math(xp: Namespace, x: Array, negative_slope: float) -> Array:
+    return xp.where(x > 0, x, negative_slope * x)
+
+
+def elu_math(xp: Namespace, x: Array, alpha: float, scale: float = 1.0) -> Array:
+    negative = xp.expm1(xp.minimum(x, 0.0))
+    return xp.where(x > 0, scale * x, (scale * alpha) * negative)
+
+
+def selu_math(xp: Namespace, x: Array) -> Array:
+    return elu_math(xp, x, SELU_ALPHA, SELU_SCALE)
+
+
+def celu_math(xp: Namespace, x: Array, alpha: float) -> Array:
+    return xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0.0) / alpha))
+
+
+def sigmoid_math(xp: Namespace, x: Array) -> Array:
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _sigmoid_pair(xp: Namespace, hi: Array, lo: Array) -> Array:
+    """sigmoid(hi + lo), the low part carried into exp."""
+    negative_hi = -xp.abs(hi)
+    negative_lo = xp.where(hi >= 0, -lo, lo)
+    e = exp_pair(xp, negative_hi, negative_lo)
+    return xp.where(hi >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _exp_floor(xp: Namespace, dtype: object) -> float:
+    """An argument below which x * exp(x) is 0 in ``dtype``."""
+    return 2 * log_smallest_normal(xp, dtype) - 64
+
+
+def _x_exp_x(xp: Namespace, x: Array, u: Array) -> Array:
+    """x * exp(x) for x <= 0 given u = exp(x), without losing bits to subnormals.
+
+    Where exp(x) is subnormal but x * exp(x) is not, it is (x * h) * h with
+    h = exp(x / 2).
+    """
+    deep = log_smallest_normal(xp, x.dtype) + 1.0
+    h = xp.exp(xp.minimum(x, 0.0) / 2)
+    return xp.where(x < deep, (x * h) * h, x * u)
+
+
+def silu_math(xp: Namespace, x: Array) -> Array:
+    x = xp.maximum(x, _exp_floor(xp, x.dtype))
+    e = xp.exp(-xp.abs(x))
+    positive = x / (1.0 + e)
+    negative = _x_exp_x(xp, x, e) / (1.0 + e)
+    return xp.where(x >= 0, positive, negative)
+
+
+def mish_math(xp: Namespace, x: Array) -> Array:
+    # tanh(softplus(x)) = n / (n + 2) with n = u (u + 2), u = e^x (x <= 0);
+    # = (1 + 2w) / (1 + 2w + 2w^2) with w = e^-x (x > 0).
+    x = xp.maximum(x, _exp_floor(xp, x.dtype))
+    e = xp.exp(-xp.abs(x))
+    n = e * (e + 2.0)
+    negative = _x_exp_x(xp, x, e) * ((e + 2.0) / (n + 2.0))
+    two_w = 2.0 * e
+    positive = x * ((1.0 + two_w) / ((1.0 + two_w) + two_w * e))
+    return xp.where(x > 0, positive, negative)
+
+
+def softplus_math(xp: Namespace, x: Array, beta: float) -> Array:
+    # log(1 + e^(b x)) / b = (max(bx, 0) + log1p(e^-|bx|)) / b, with bx carried
+    # as an exact pair so that exp does not amplify its rounding.
+    if beta == 1.0:
+        bx, bx_lo = x, xp.zeros_like(x)
+    else:
+        bound = safe_split_bound(xp, x.dtype) / max(abs(beta), 1.0)
+        clamped = xp.clip(x, -bound, bound)
+        bx = beta * x
+        _, bx_lo = two_product(xp, xp.full_like(x, beta), clamped)
+    negative_lo = xp.where(bx >= 0, -bx_lo, bx_lo)
+    e = exp_pair(xp, -xp.abs(bx), negative_lo)
+    value = xp.maximum(bx, 0.0) + xp.log1p(e)
+    return value if beta == 1.0 else value / beta
+
+
+def log_sigmoid_math(xp: Namespace, x: Array) -> Array:
+    return -softplus_math(xp, -x, 1.0)
+
+
+def softsign_math(xp: Namespace, x: Array) -> Array:
+    magnitude = xp.abs(x)
+    large = xp.sign(x) / (1.0 + 1.0 / xp.maximum(magnitude, 1.0))
+    return xp.where(magnitude > 1.0, large, x / (1.0 + magnitude))
+
+
+def hard_sigmoid_math(xp: Namespace, x: Array) -> Array:
+    return xp.where(x <= -3.0, 0.0, xp.where(x >= 3.0, 1.0, (x + 3.0) / 6.0))
+
+
+def hard_swish_math(xp: Namespace, x: Array) -> Array:
+    middle = xp.where(xp.abs(x) <= 3.0, x, 0.0)
+    return xp.where(
+        x < -3.0, 0.0, xp.where(x <= 3.0, middle * ((middle + 3.0) / 6.0), x)
+    )
+
+
+def tanh_math(xp: Namespace, x: Array) -> Array:
+    return xp.tanh(x)
+
+
+def tanh_shrink_math(xp: Namespace, x: Array) -> Array:
+    # |x| < 2: Lambert's continued fraction tanh x = x / (1 + q),
+    # q = x^2 / (3 + x^2 / (5 + ...)), so x - tanh x = x q / (1 + q) with no
+    # cancellation; elsewhere x - tanh x directly.
+    small = xp.abs(x) < _TANH_SHRINK_SERIES_BOUND
+    xs = xp.where(small, x, 0.0)
+    square = xs * xs
+    denominator = xp.full_like(xs, 2.0 * _TANH_CF_DEPTH + 3.0)
+    for k in range(_TANH_CF_DEPTH, 0, -1):
+        denominator = (2.0 * k + 1.0) + square / denominator
+    q = square / denominator
+    series = xs * q / (1.0 + q)
+    return xp.where(small, series, x - xp.tanh(x))
+
+
+def hard_shrink_math(xp: Namespace, x: Array, lambd: float) -> Array:
+    return xp.where((x >= -lambd) & (x <= lambd), 0.0, x)
+
+
+def soft_shrink_math(xp: Namespace, x: Array, lambd: float) -> Array:
+    inside = xp.where(xp.isnan(x), x, 0.0)
+    return xp.where(x > lambd, x - lambd, xp.where(x < -lambd, x + lambd, inside))
+
+
+def squareplus_math(xp: Namespace, x: Array, b: float) -> Array:
+    # (x + sqrt(x^2 + b)) / 2; for x < 0 the equal b / (2 (sqrt(x^2 + b) - x)),
+    # free of cancellation. hypot avoids overflow of x^2.
+    root = xp.hypot(x, math.sqrt(b))
+    positive = xp.maximum(x, 0.0) / 2 + root / 2
+    negative = (b / 4) / (root / 2 - xp.minimum(x, 0.0) / 2)
+    return xp.where(x >= 0, positive, negative)
+
+
+def identity_math(xp: Namespace, x: Array) -> Array:
+    return x
+
+
+def gelu_math(xp: Namespace, x: Array, approximate: str) -> Array:
+    if approximate == "tanh":
+        return _gelu_tanh(xp, x)
+    # x Phi(x) = x/2 erfc(-x / sqrt 2), with x / sqrt 2 carried as a pair.
+    bound = 64.0
+    clamped = xp.clip(x, -bound, bound)
+    hi_c, lo_c = constant_pair(*_INV_SQRT2, xp, x.dtype)
+    z, z_lo = two_product(xp, clamped, xp.full_like(clamped, -hi_c))
+    z_lo = z_lo - clamped * lo_c
+    return (x / 2) * erfc_pair(xp, z, z_lo)
+
+
+def _gelu_tanh(xp: Namespace, x: Array) -> Array:
+    # x/2 (1 + tanh(y)) = x sigmoid(2y), 2y = 2 sqrt(2/pi) x (1 + k x^2)
+    # evaluated as an exact pair, since sigmoid's exp amplifies its rounding.
+    bound = 30.0
+    xc = xp.clip(x, -bound, bound)
+    k_hi, k_lo = constant_pair(*_GELU_TANH_CUBIC, xp, x.dtype)
+    c_hi, c_lo = constant_pair(*_TWO_SQRT_2_OVER_PI, xp, x.dtype)
+    square, square_lo = two_product(xp, xc, xc)
+    cubic, cubic_lo = two_product(xp, xp.full_like(xc, k_hi), square)
+    cubic_lo = cubic_lo + k_hi * square_lo + k_lo * square
+    factor, factor_lo = two_sum(1.0, cubic)
+    factor_lo = factor_lo + cubic_lo
+    inner, inner_lo = two_product(xp, xc, factor)
+    inner_lo = inner_lo + xc * factor_lo
+    arg, arg_lo = two_product(xp, xp.full_like(xc, c_hi), inner)
+    arg_lo = arg_lo + c_hi * inner_lo + c_lo * inner
+    return x * _sigmoid_pair(xp, arg, arg_lo)

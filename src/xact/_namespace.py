@@ -1,0 +1,201 @@
+"""Namespace resolution and input coercion: the one place that knows array-api-compat.
+
+Every public function starts with :func:`resolve`, which returns the caller's
+array namespace ``xp`` and the inputs as floating arrays of that namespace.
+Nothing else in xact imports ``array_api_compat``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from functools import lru_cache
+from types import ModuleType
+from typing import Any
+
+import array_api_compat as _compat
+import numpy as np
+
+Array = Any
+Namespace = Any
+
+__all__ = [
+    "Array",
+    "Namespace",
+    "array_device",
+    "as_namespace",
+    "compute_dtype",
+    "default_float",
+    "finfo_of",
+    "is_cupy",
+    "is_dask",
+    "is_jax",
+    "is_numpy",
+    "is_torch",
+    "namespace_of",
+    "resolve",
+    "resolve_one",
+]
+
+is_numpy = _compat.is_numpy_namespace
+is_cupy = _compat.is_cupy_namespace
+is_torch = _compat.is_torch_namespace
+is_jax = _compat.is_jax_namespace
+is_dask = _compat.is_dask_namespace
+is_strict = _compat.is_array_api_strict_namespace
+array_device = _compat.device
+
+_NOT_AN_ARRAY = object()
+_NAMESPACE_BY_TYPE: dict[type, Namespace] = {}
+
+
+def _namespace_of(x: object) -> Namespace | None:
+    """The namespace of an array, None for a Python number or sequence, or
+    ``_NOT_AN_ARRAY``. Cached per type, so a call costs one dict look-up."""
+    cls = type(x)
+    xp = _NAMESPACE_BY_TYPE.get(cls)
+    if xp is not None:
+        return xp
+    if isinstance(x, (list, tuple, bool, int, float, np.generic)):
+        return None
+    try:
+        xp = _compat.array_namespace(x)
+    except TypeError:
+        return _NOT_AN_ARRAY
+    _NAMESPACE_BY_TYPE[cls] = xp
+    return xp
+
+
+def namespace_of(x: object) -> Namespace | None:
+    """The namespace of array ``x``; None for Python numbers, sequences and
+    anything else that is not an array of a supported library."""
+    xp = _namespace_of(x)
+    return None if xp is _NOT_AN_ARRAY else xp
+
+
+def _type_names(values: Sequence[object]) -> str:
+    return ", ".join(f"{type(v).__module__}.{type(v).__qualname__}" for v in values)
+
+
+def resolve(fname: str, *values: object) -> tuple[Namespace, list[Array]]:
+    """Resolve the namespace of ``values`` and return them as floating arrays.
+
+    Arrays keep their library and device. Python scalars and sequences are
+    converted with NumPy (unless an array of another library is also given, in
+    which case they join that library). Integer and boolean arrays become the
+    namespace's default real floating dtype; complex input is a ``TypeError``.
+    """
+    namespaces = []
+    for value in values:
+        xp = _namespace_of(value)
+        if xp is _NOT_AN_ARRAY:
+            raise TypeError(
+                f"xact.{fname}: expected an array, a Python number or a sequence "
+                f"of numbers, got {_type_names([value])}"
+            )
+        if xp is not None and all(xp is not other for other in namespaces):
+            namespaces.append(xp)
+    if len(namespaces) > 1:
+        arrays = [v for v in values if _namespace_of(v) is not None]
+        raise TypeError(
+            f"xact.{fname}: arrays from different libraries in one call "
+            f"({_type_names(arrays)}); convert them to one library first"
+        )
+    xp = namespaces[0] if namespaces else _compat.array_namespace(np.empty(0))
+    device = None
+    for value in values:
+        if _namespace_of(value) is not None:
+            device = array_device(value)
+            break
+    arrays = [_as_float_array(fname, xp, value, device) for value in values]
+    return xp, arrays
+
+
+def resolve_one(fname: str, x: object) -> tuple[Namespace, Array]:
+    """:func:`resolve` for a single input."""
+    xp, (array,) = resolve(fname, x)
+    return xp, array
+
+
+def _as_float_array(fname: str, xp: Namespace, value: object, device: Any) -> Array:
+    if _namespace_of(value) is None:
+        try:
+            value = np.asarray(value)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"xact.{fname}: cannot convert input to an array: {error}")
+        if value.dtype == object or value.dtype.kind in "USV":
+            raise TypeError(
+                f"xact.{fname}: expected numbers, got an array of dtype {value.dtype}"
+            )
+        if not is_numpy(xp):
+            value = xp.asarray(value, device=device)
+        else:
+            value = xp.asarray(value)
+    dtype = value.dtype
+    if xp.isdtype(dtype, "real floating"):
+        return value
+    if xp.isdtype(dtype, "complex floating"):
+        raise TypeError(
+            f"xact.{fname}: expected a real floating or integer array, got {dtype}"
+        )
+    if xp.isdtype(dtype, ("integral", "bool")):
+        return xp.astype(value, default_float(xp, array_device(value)))
+    raise TypeError(f"xact.{fname}: unsupported dtype {dtype}")
+
+
+def default_float(xp: Namespace, device: Any = None) -> Any:
+    """The namespace's default real floating dtype on ``device``."""
+    info = xp.__array_namespace_info__()
+    return info.default_dtypes(device=device)["real floating"]
+
+
+def compute_dtype(xp: Namespace, dtype: Any) -> Any:
+    """The dtype to compute in: float32 for half precision, else ``dtype`` itself."""
+    if finfo_of(xp, dtype).bits < 32:
+        return xp.float32
+    return dtype
+
+
+@lru_cache(maxsize=64)
+def _finfo_cached(xp: Namespace, dtype: Any) -> Any:
+    return xp.finfo(dtype)
+
+
+def finfo_of(xp: Namespace, dtype: Any) -> Any:
+    """``xp.finfo(dtype)``, cached (finfo is a hot call on some libraries)."""
+    try:
+        return _finfo_cached(xp, dtype)
+    except TypeError:  # unhashable dtype object
+        return xp.finfo(dtype)
+
+
+def log_smallest_normal(xp: Namespace, dtype: Any) -> float:
+    """log of the smallest positive normal number of ``dtype``."""
+    return math.log(float(finfo_of(xp, dtype).smallest_normal))
+
+
+_MODULE_ALIASES = {
+    "numpy": "numpy",
+    "cupy": "cupy",
+    "torch": "torch",
+    "jax.numpy": "jax.numpy",
+    "jax": "jax.numpy",
+    "dask.array": "dask.array",
+    "array_api_strict": "array_api_strict",
+}
+
+
+def as_namespace(module: ModuleType | Namespace) -> Namespace:
+    """Turn a module users import (``numpy``, ``torch``, ...) into its namespace.
+
+    An array-api-compat namespace is returned unchanged.
+    """
+    import importlib
+
+    name = getattr(module, "__name__", "")
+    if name.startswith("array_api_compat."):
+        return module
+    if name not in _MODULE_ALIASES:
+        raise TypeError(f"xact: {module!r} is not a supported array namespace")
+    bare = importlib.import_module(_MODULE_ALIASES[name])
+    return _compat.array_namespace(bare.zeros(0) if name != "numpy" else np.empty(0))

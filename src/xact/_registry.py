@@ -1,0 +1,117 @@
+"""The registry: one ordered table of every activation.
+
+``xact.__all__``, :func:`names`, :func:`get`, the layer classes and the
+parametrized tests all derive from :data:`ACTIVATIONS`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from . import activations as a
+from . import softmax as s
+
+__all__ = ["ACTIVATIONS", "ALIASES", "Activation", "get", "names"]
+
+
+@dataclass(frozen=True)
+class Activation:
+    """One activation: its function, layer class name, options and kind."""
+
+    name: str
+    function: Callable[..., Any]
+    layer: str
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    along_axis: bool = False  # softmax family and glu: not elementwise
+
+
+def _entry(name: str, layer: str, *, along_axis: bool = False, **defaults: Any) -> Activation:
+    module = s if hasattr(s, name) and name in s.__all__ else a
+    return Activation(name, getattr(module, name), layer, MappingProxyType(defaults), along_axis)
+
+
+ACTIVATIONS: tuple[Activation, ...] = (
+    _entry("relu", "ReLU"),
+    _entry("relu6", "ReLU6"),
+    _entry("leaky_relu", "LeakyReLU", negative_slope=0.01),
+    _entry("elu", "ELU", alpha=1.0),
+    _entry("selu", "SELU"),
+    _entry("celu", "CELU", alpha=1.0),
+    _entry("gelu", "GELU", approximate="none"),
+    _entry("silu", "SiLU"),
+    _entry("mish", "Mish"),
+    _entry("softplus", "Softplus", beta=1.0),
+    _entry("softsign", "Softsign"),
+    _entry("sigmoid", "Sigmoid"),
+    _entry("log_sigmoid", "LogSigmoid"),
+    _entry("hard_sigmoid", "HardSigmoid"),
+    _entry("hard_swish", "HardSwish"),
+    _entry("hard_tanh", "HardTanh", min_val=-1.0, max_val=1.0),
+    _entry("tanh", "Tanh"),
+    _entry("tanh_shrink", "TanhShrink"),
+    _entry("hard_shrink", "HardShrink", lambd=0.5),
+    _entry("soft_shrink", "SoftShrink", lambd=0.5),
+    _entry("squareplus", "Squareplus", b=4.0),
+    _entry("identity", "Identity"),
+    _entry("softmax", "Softmax", along_axis=True, axis=-1),
+    _entry("log_softmax", "LogSoftmax", along_axis=True, axis=-1),
+    _entry("softmin", "Softmin", along_axis=True, axis=-1),
+    _entry("glu", "GLU", along_axis=True, axis=-1),
+)
+
+# logsumexp is a reduction, not an activation: public, but not in the table.
+
+ALIASES: Mapping[str, str] = MappingProxyType(
+    {
+        "swish": "silu",
+        "hard_silu": "hard_swish",
+        "hardsigmoid": "hard_sigmoid",
+        "hardswish": "hard_swish",
+        "hardtanh": "hard_tanh",
+        "logsigmoid": "log_sigmoid",
+        "soft_sign": "softsign",
+        "tanhshrink": "tanh_shrink",
+        "hardshrink": "hard_shrink",
+        "softshrink": "soft_shrink",
+        "linear": "identity",
+        "expit": "sigmoid",
+    }
+)
+
+_BY_NAME = {entry.name: entry for entry in ACTIVATIONS}
+
+
+def names(*, aliases: bool = False) -> list[str]:
+    """The names of every activation, in table order (with aliases if asked)."""
+    result = [entry.name for entry in ACTIVATIONS]
+    return result + list(ALIASES) if aliases else result
+
+
+def get(name: str) -> Callable[..., Any]:
+    """The activation function called `name` (canonical name or alias).
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, listing the closest known names.
+
+    Examples
+    --------
+    >>> import xact
+    >>> xact.get("swish") is xact.silu
+    True
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"xact.get: name must be a string, got {type(name).__name__}")
+    key = name.strip().lower().replace("-", "_")
+    key = ALIASES.get(key, key)
+    if key in _BY_NAME:
+        return _BY_NAME[key].function
+    known = names(aliases=True)
+    close = difflib.get_close_matches(key, known, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise ValueError(f"xact.get: unknown activation {name!r}{hint} (see xact.names())")

@@ -1,0 +1,73 @@
+"""Error-free transformations: values carried as an unevaluated sum ``hi + lo``.
+
+A rounding that a later step amplifies (``exp`` multiplies the error of its
+argument by the argument's size, ``erfc`` by about ``2 z**2``) must be carried,
+not dropped. These helpers return the rounded result together with its exact
+rounding error, using only the operators of the Array API standard (Knuth's
+TwoSum, Dekker's split and product), so they run on every backend.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._namespace import Array, Namespace, finfo_of
+
+__all__ = ["constant_pair", "exp_pair", "safe_split_bound", "two_product", "two_sum"]
+
+
+def two_sum(a: Array, b: Array) -> tuple[Array, Array]:
+    """``s, e`` with ``s = fl(a + b)`` and ``a + b = s + e`` exactly (finite input)."""
+    s = a + b
+    b_virtual = s - a
+    a_virtual = s - b_virtual
+    return s, (a - a_virtual) + (b - b_virtual)
+
+
+def _splitter(xp: Namespace, dtype: object) -> float:
+    mantissa_bits = int(round(-np.log2(float(finfo_of(xp, dtype).eps)))) + 1
+    return float(2 ** ((mantissa_bits + 1) // 2) + 1)
+
+
+def safe_split_bound(xp: Namespace, dtype: object) -> float:
+    """Largest magnitude that :func:`two_product` may take without overflow."""
+    return float(finfo_of(xp, dtype).max) / (2 * _splitter(xp, dtype))
+
+
+def _split(a: Array, splitter: float) -> tuple[Array, Array]:
+    c = splitter * a
+    hi = c - (c - a)
+    return hi, a - hi
+
+
+def two_product(xp: Namespace, a: Array, b: Array) -> tuple[Array, Array]:
+    """``p, e`` with ``p = fl(a * b)`` and ``a * b = p + e`` exactly.
+
+    Exact when no operand exceeds :func:`safe_split_bound` and nothing underflows;
+    callers clamp arguments whose products are discarded.
+    """
+    splitter = _splitter(xp, a.dtype)
+    p = a * b
+    a_hi, a_lo = _split(a, splitter)
+    b_hi, b_lo = _split(b, splitter)
+    e = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+    return p, e
+
+
+def constant_pair(hi64: float, lo64: float, xp: Namespace, dtype: object) -> tuple[float, float]:
+    """A constant given to ~106 bits as ``hi64 + lo64``, split for ``dtype``.
+
+    Returns Python floats ``hi, lo`` with ``hi`` exactly representable in
+    ``dtype`` and ``hi + lo`` the constant to about twice that precision.
+    """
+    bits = finfo_of(xp, dtype).bits
+    if bits >= 64:
+        return hi64, lo64
+    hi = float(np.float32(hi64))
+    return hi, float(np.float32((hi64 - hi) + lo64))
+
+
+def exp_pair(xp: Namespace, hi: Array, lo: Array) -> Array:
+    """``exp(hi + lo)`` for ``|lo| <= ulp(hi)``: ``exp(hi) * (1 + lo)``."""
+    e = xp.exp(hi)
+    return e + e * lo

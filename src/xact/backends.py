@@ -1,0 +1,102 @@
+"""Backend discovery: which array libraries are importable and usable here.
+
+Nothing is imported until :func:`available` is called; CuPy counts as usable
+only with a CUDA device present.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from importlib import metadata
+
+__all__ = ["BACKENDS", "Backend", "available", "probe"]
+
+BACKENDS = ("numpy", "array_api_strict", "torch", "jax", "dask", "cupy")
+
+_MODULES = {
+    "numpy": "numpy",
+    "array_api_strict": "array_api_strict",
+    "torch": "torch",
+    "jax": "jax.numpy",
+    "dask": "dask.array",
+    "cupy": "cupy",
+}
+_DISTRIBUTIONS = {
+    "numpy": "numpy",
+    "array_api_strict": "array-api-strict",
+    "torch": "torch",
+    "jax": "jax",
+    "dask": "dask",
+    "cupy": "cupy",
+}
+
+
+@dataclass(frozen=True)
+class Backend:
+    """What is known of one backend on this machine."""
+
+    name: str
+    module: str
+    usable: bool
+    version: str | None = None
+    devices: tuple[str, ...] = field(default_factory=tuple)
+    reason: str = ""
+
+
+def _version(name: str) -> str | None:
+    candidates = [_DISTRIBUTIONS[name]]
+    if name == "cupy":
+        candidates += ["cupy-cuda12x", "cupy-cuda13x", "cupy-cuda11x"]
+    for distribution in candidates:
+        try:
+            return metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def _devices(name: str, module: object) -> tuple[str, ...]:
+    if name == "cupy":
+        count = module.cuda.runtime.getDeviceCount()  # type: ignore[attr-defined]
+        if count < 1:
+            raise RuntimeError("no CUDA device")
+        module.zeros(1) + 1  # type: ignore[attr-defined]  # a real kernel launch
+        return tuple(f"cuda:{i}" for i in range(count))
+    if name == "torch":
+        devices = ["cpu"]
+        if module.cuda.is_available():  # type: ignore[attr-defined]
+            devices += [f"cuda:{i}" for i in range(module.cuda.device_count())]  # type: ignore[attr-defined]
+        return tuple(devices)
+    if name == "jax":
+        import jax
+
+        return tuple(str(d) for d in jax.devices())
+    if name == "array_api_strict":
+        info = module.__array_namespace_info__()  # type: ignore[attr-defined]
+        return tuple(str(d) for d in info.devices())
+    return ("cpu",)
+
+
+def probe(name: str) -> Backend:
+    """Import backend `name` and check that it can run an array operation."""
+    if name not in _MODULES:
+        raise ValueError(
+            f"xact.backends: unknown backend {name!r}; known: {', '.join(BACKENDS)}"
+        )
+    module_name = _MODULES[name]
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as error:  # ImportError, or a broken install
+        return Backend(name, module_name, False, _version(name), (), f"not importable: {error}")
+    try:
+        devices = _devices(name, module)
+    except Exception as error:
+        reason = "no CUDA device" if name == "cupy" else f"cannot run: {error}"
+        return Backend(name, module_name, False, _version(name), (), reason)
+    return Backend(name, module_name, True, _version(name), devices)
+
+
+def available() -> dict[str, Backend]:
+    """Every known backend, probed, in a fixed order."""
+    return {name: probe(name) for name in BACKENDS}
