@@ -15,9 +15,13 @@ finite input overflows or produces a NaN there.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
-from ._namespace import Array, Namespace, log_smallest_normal
-from ._special import erfc_pair
+import numpy as np
+
+from ._namespace import Array, Namespace, finfo_of, log_smallest_normal
+from ._special import erfc_pair, erfc_wide, has_float64
+from ._special import tanh as accurate_tanh
 from ._twofold import constant_pair, exp_pair, safe_split_bound, two_product, two_sum
 
 SELU_ALPHA = 1.6732632423543772
@@ -31,6 +35,18 @@ _GELU_TANH_CUBIC = (0.044715, 2.1960211427085595e-18)
 # Continued-fraction depth for tanh_shrink on |x| < 2 (converged in float64).
 _TANH_CF_DEPTH = 14
 _TANH_SHRINK_SERIES_BOUND = 2.0
+
+
+@lru_cache(maxsize=16)
+def _largest_unsaturated(bits: int, scale: float) -> float:
+    """The largest x of a float type with ``bits`` bits where scale * x is finite."""
+    kind = np.float32 if bits == 32 else np.float64
+    info = np.finfo(kind)
+    limit = kind(float(info.max) / scale)
+    with np.errstate(over="ignore"):
+        while not np.isfinite(kind(scale) * limit):
+            limit = np.nextafter(limit, kind(0))
+    return float(limit)
 
 
 def relu_math(xp: Namespace, x: Array) -> Array:
@@ -51,7 +67,15 @@ def leaky_relu_math(xp: Namespace, x: Array, negative_slope: float) -> Array:
 
 def elu_math(xp: Namespace, x: Array, alpha: float, scale: float = 1.0) -> Array:
     negative = xp.expm1(xp.minimum(x, 0.0))
-    return xp.where(x > 0, scale * x, (scale * alpha) * negative)
+    return xp.where(x > 0, _scaled(xp, x, scale), (scale * alpha) * negative)
+
+
+def _scaled(xp: Namespace, x: Array, scale: float) -> Array:
+    """scale * x for x >= 0, saturating to inf without an overflow warning."""
+    if scale <= 1.0:
+        return scale * x
+    limit = _largest_unsaturated(finfo_of(xp, x.dtype).bits, scale)
+    return xp.where(x > limit, xp.inf, scale * xp.clip(x, 0.0, limit))
 
 
 def selu_math(xp: Namespace, x: Array) -> Array:
@@ -67,35 +91,32 @@ def sigmoid_math(xp: Namespace, x: Array) -> Array:
     return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def _sigmoid_pair(xp: Namespace, hi: Array, lo: Array) -> Array:
-    """sigmoid(hi + lo), the low part carried into exp."""
-    negative_hi = -xp.abs(hi)
-    negative_lo = xp.where(hi >= 0, -lo, lo)
-    e = exp_pair(xp, negative_hi, negative_lo)
-    return xp.where(hi >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-
-
 def _exp_floor(xp: Namespace, dtype: object) -> float:
     """An argument below which x * exp(x) is 0 in ``dtype``."""
     return 2 * log_smallest_normal(xp, dtype) - 64
 
 
-def _x_exp_x(xp: Namespace, x: Array, u: Array) -> Array:
-    """x * exp(x) for x <= 0 given u = exp(x), without losing bits to subnormals.
+def _times_exp(xp: Namespace, factor: Array, hi: Array, lo: Array | None = None) -> Array:
+    """factor * exp(hi + lo) for hi <= 0, without losing bits to subnormals.
 
-    Where exp(x) is subnormal but x * exp(x) is not, it is (x * h) * h with
-    h = exp(x / 2).
+    Where exp(hi) is subnormal but the product is not, it is computed as
+    (factor * h) * h with h = exp((hi + lo) / 2). With a low part the limit is
+    higher: exp(hi) * lo must stay normal, or a backend that flushes
+    subnormals to zero (XLA on CPU) drops the correction.
     """
-    deep = log_smallest_normal(xp, x.dtype) + 1.0
-    h = xp.exp(xp.minimum(x, 0.0) / 2)
-    return xp.where(x < deep, (x * h) * h, x * u)
+    deep = log_smallest_normal(xp, hi.dtype) + 1.0
+    if lo is None:
+        return xp.where(hi < deep, (factor * xp.exp(hi / 2)) * xp.exp(hi / 2), factor * xp.exp(hi))
+    deep -= math.log(float(finfo_of(xp, hi.dtype).eps)) - 1.0
+    half = exp_pair(xp, hi / 2, lo / 2)
+    return xp.where(hi < deep, (factor * half) * half, factor * exp_pair(xp, hi, lo))
 
 
 def silu_math(xp: Namespace, x: Array) -> Array:
     x = xp.maximum(x, _exp_floor(xp, x.dtype))
     e = xp.exp(-xp.abs(x))
     positive = x / (1.0 + e)
-    negative = _x_exp_x(xp, x, e) / (1.0 + e)
+    negative = _times_exp(xp, x, xp.minimum(x, 0.0)) / (1.0 + e)
     return xp.where(x >= 0, positive, negative)
 
 
@@ -105,7 +126,7 @@ def mish_math(xp: Namespace, x: Array) -> Array:
     x = xp.maximum(x, _exp_floor(xp, x.dtype))
     e = xp.exp(-xp.abs(x))
     n = e * (e + 2.0)
-    negative = _x_exp_x(xp, x, e) * ((e + 2.0) / (n + 2.0))
+    negative = _times_exp(xp, x, xp.minimum(x, 0.0)) * ((e + 2.0) / (n + 2.0))
     two_w = 2.0 * e
     positive = x * ((1.0 + two_w) / ((1.0 + two_w) + two_w * e))
     return xp.where(x > 0, positive, negative)
@@ -149,7 +170,7 @@ def hard_swish_math(xp: Namespace, x: Array) -> Array:
 
 
 def tanh_math(xp: Namespace, x: Array) -> Array:
-    return xp.tanh(x)
+    return accurate_tanh(xp, x)
 
 
 def tanh_shrink_math(xp: Namespace, x: Array) -> Array:
@@ -164,7 +185,7 @@ def tanh_shrink_math(xp: Namespace, x: Array) -> Array:
         denominator = (2.0 * k + 1.0) + square / denominator
     q = square / denominator
     series = xs * q / (1.0 + q)
-    return xp.where(small, series, x - xp.tanh(x))
+    return xp.where(small, series, x - accurate_tanh(xp, x))
 
 
 def hard_shrink_math(xp: Namespace, x: Array, lambd: float) -> Array:
@@ -192,13 +213,16 @@ def identity_math(xp: Namespace, x: Array) -> Array:
 def gelu_math(xp: Namespace, x: Array, approximate: str) -> Array:
     if approximate == "tanh":
         return _gelu_tanh(xp, x)
+    if finfo_of(xp, x.dtype).bits == 32 and has_float64(xp, x):
+        # float64 carries float32's result to 0.5 ULP with any erfc kernel
+        wide = xp.astype(x, xp.float64)
+        return xp.astype((wide / 2) * erfc_wide(xp, -wide * _INV_SQRT2[0]), x.dtype)
     # x Phi(x) = x/2 erfc(-x / sqrt 2), with x / sqrt 2 carried as a pair.
-    bound = 64.0
-    clamped = xp.clip(x, -bound, bound)
+    clamped = xp.clip(x, -64.0, 64.0)
     hi_c, lo_c = constant_pair(*_INV_SQRT2, xp, x.dtype)
     z, z_lo = two_product(xp, clamped, xp.full_like(clamped, -hi_c))
     z_lo = z_lo - clamped * lo_c
-    return (x / 2) * erfc_pair(xp, z, z_lo)
+    return erfc_pair(xp, z, z_lo, x / 2)
 
 
 def _gelu_tanh(xp: Namespace, x: Array) -> Array:
@@ -211,10 +235,15 @@ def _gelu_tanh(xp: Namespace, x: Array) -> Array:
     square, square_lo = two_product(xp, xc, xc)
     cubic, cubic_lo = two_product(xp, xp.full_like(xc, k_hi), square)
     cubic_lo = cubic_lo + k_hi * square_lo + k_lo * square
-    factor, factor_lo = two_sum(1.0, cubic)
+    factor, factor_lo = two_sum(xp, 1.0, cubic)
     factor_lo = factor_lo + cubic_lo
     inner, inner_lo = two_product(xp, xc, factor)
     inner_lo = inner_lo + xc * factor_lo
     arg, arg_lo = two_product(xp, xp.full_like(xc, c_hi), inner)
     arg_lo = arg_lo + c_hi * inner_lo + c_lo * inner
-    return x * _sigmoid_pair(xp, arg, arg_lo)
+    # x sigmoid(arg): x / (1 + e^-arg) for arg >= 0, x e^arg / (1 + e^arg) else
+    negative_hi = xp.minimum(arg, 0.0)
+    negative_lo = xp.where(arg < 0, arg_lo, 0.0)
+    e = exp_pair(xp, -xp.abs(arg), xp.where(arg >= 0, -arg_lo, arg_lo))
+    negative = _times_exp(xp, x, negative_hi, negative_lo) / (1.0 + e)
+    return xp.where(arg >= 0, x / (1.0 + e), negative)

@@ -35,6 +35,7 @@ __all__ = [
     "namespace_of",
     "resolve",
     "resolve_one",
+    "rounding_barrier",
 ]
 
 is_numpy = _compat.is_numpy_namespace
@@ -167,6 +168,21 @@ def finfo_of(xp: Namespace, dtype: Any) -> Any:
         return _finfo_cached(xp, dtype)
     except TypeError:  # unhashable dtype object
         return xp.finfo(dtype)
+
+
+def rounding_barrier(xp: Namespace, x: Array) -> Array:
+    """``x``, hidden from compiler simplification on backends that would
+    otherwise fold an error-free transformation away.
+
+    Under ``jax.jit`` XLA rewrites ``(1 + c) - 1`` to ``c``, which turns TwoSum's
+    rounding error into 0; ``jax.lax.optimization_barrier`` keeps the rounded
+    sum as computed. Elsewhere it is the identity.
+    """
+    if is_jax(xp):
+        import jax
+
+        return jax.lax.optimization_barrier(x)
+    return x
 
 
 def log_smallest_normal(xp: Namespace, dtype: Any) -> float:

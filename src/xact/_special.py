@@ -19,14 +19,23 @@ from ._namespace import (
     Array,
     Namespace,
     array_device,
+    finfo_of,
     is_cupy,
     is_dask,
+    is_jax,
     is_numpy,
     is_torch,
 )
 from ._twofold import two_product, two_sum
 
-__all__ = ["erfc_pair", "erfc_pair_generic", "native_erfc"]
+__all__ = [
+    "erfc_pair",
+    "erfc_pair_generic",
+    "erfc_wide",
+    "has_float64",
+    "native_erfc",
+    "tanh",
+]
 
 # erfc(z) = t * exp(-z**2) * g(t) for z >= 0 with t = 2 / (2 + z); g is given by
 # its Chebyshev series in u = 2t - 1 (tools/gen_erfc_coefficients.py).
@@ -67,6 +76,7 @@ _ERFCX_CHEBYSHEV = (
 # Beyond this |z| erfc(z) is 0 (or 2) in every floating dtype.
 _Z_SATURATED = 30.0
 _FOUR_OVER_PI = 4.0 / math.pi
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 Erfc = Callable[[Array], Array]
 
@@ -81,8 +91,10 @@ def _chebyshev_tail(xp: Namespace, u: Array, coefficients: tuple[float, ...]) ->
     return u * b1 - b2
 
 
-def erfc_pair_generic(xp: Namespace, hi: Array, lo: Array) -> Array:
-    """erfc(hi + lo) with operators of the Array API standard only.
+def erfc_pair_generic(
+    xp: Namespace, hi: Array, lo: Array, multiplier: Array | float = 1.0
+) -> Array:
+    """``multiplier * erfc(hi + lo)`` with operators of the Array API standard only.
 
     For z >= 0, erfc(z) = t exp(-z**2) g(t) with t = 2/(2 + z) and g a Chebyshev
     series in u = 2t - 1. The parts that a later step would amplify are carried
@@ -95,7 +107,7 @@ def erfc_pair_generic(xp: Namespace, hi: Array, lo: Array) -> Array:
     z_lo = xp.where(negative, -lo, lo)
     z_lo = xp.where(z < _Z_SATURATED, z_lo, 0.0)
     # t + t_lo = 2 / (2 + z + z_lo) to about twice the working precision
-    denominator, denominator_lo = two_sum(2.0, z)
+    denominator, denominator_lo = two_sum(xp, 2.0, z)
     denominator_lo = denominator_lo + z_lo
     t = 2.0 / denominator
     product, product_lo = two_product(xp, t, denominator)
@@ -105,31 +117,28 @@ def erfc_pair_generic(xp: Namespace, hi: Array, lo: Array) -> Array:
     u_lo = 2.0 * t_lo
     c0, c1 = _ERFCX_CHEBYSHEV[0], _ERFCX_CHEBYSHEV[1]
     linear, linear_lo = two_product(xp, xp.full_like(u, c1), u)
-    g, g_lo = two_sum(c0, linear)
+    g, g_lo = two_sum(xp, c0, linear)
     g_lo = g_lo + linear_lo + c1 * u_lo + _chebyshev_tail(xp, u, _ERFCX_CHEBYSHEV)
-    g, g_lo = two_sum(g, g_lo)
+    g, g_lo = two_sum(xp, g, g_lo)
     # erfcx(z) = t g, as a pair
     erfcx, erfcx_lo = two_product(xp, t, g)
     erfcx_lo = erfcx_lo + t * g_lo + t_lo * g
     # exp(-(z + z_lo)**2) = exp(-square) (1 - tail)
     square, square_lo = two_product(xp, z, z)
     tail = square_lo + 2.0 * z * z_lo
-    gaussian = xp.exp(-square)
-    result = gaussian * erfcx
-    result = result + result * (erfcx_lo / erfcx - tail)
-    return xp.where(negative, 2.0 - result, result)
+    # exp(-square) as the square of exp(-square/2): a subnormal exp(-square)
+    # would lose the bits that a large multiplier (gelu's x/2) brings back.
+    half_gaussian = xp.exp(-square / 2)
+    core = erfcx + (erfcx_lo - erfcx * tail)
+    result = (core * half_gaussian) * half_gaussian
+    scaled = ((multiplier * core) * half_gaussian) * half_gaussian
+    scaled = xp.where(z < _Z_SATURATED, scaled, 0.0)  # erfc(30) underflows
+    return xp.where(negative, multiplier * (2.0 - result), scaled)
 
 
-@lru_cache(maxsize=32)
-def native_erfc(xp: Namespace, dtype_name: str) -> Erfc | None:
-    """The backend's own erfc for ``xp`` and a dtype, where it is accurate.
-
-    Measured against mpmath (tests/test_special.py): torch.special.erfc is
-    within 1 ULP in float32 and float64; scipy.special.erfc is within 1 ULP in
-    float32 (it computes in double) but loses ~470 ULP in float64 near z = 25,
-    and so does jax.scipy.special.erfc (58 ULP in float32). Those cases, and
-    namespaces without a kernel, take :func:`erfc_pair_generic`.
-    """
+@lru_cache(maxsize=16)
+def native_erfc(xp: Namespace) -> Erfc | None:
+    """The backend's own erfc kernel for namespace ``xp``, or None."""
     try:
         if is_torch(xp):
             import torch
@@ -139,7 +148,11 @@ def native_erfc(xp: Namespace, dtype_name: str) -> Erfc | None:
             from cupyx.scipy.special import erfc as cupy_erfc
 
             return cupy_erfc  # type: ignore[no-any-return]
-        if dtype_name == "float32" and (is_numpy(xp) or is_dask(xp)):
+        if is_jax(xp):
+            import jax.scipy.special
+
+            return jax.scipy.special.erfc  # type: ignore[no-any-return]
+        if is_numpy(xp) or is_dask(xp):
             from scipy.special import erfc as scipy_erfc
 
             if is_dask(xp):
@@ -150,36 +163,61 @@ def native_erfc(xp: Namespace, dtype_name: str) -> Erfc | None:
     return None
 
 
-def _has_float64(xp: Namespace, x: Array) -> bool:
+def has_float64(xp: Namespace, x: Array) -> bool:
+    """Whether the namespace has float64 on the device of ``x``."""
     info = xp.__array_namespace_info__()
     return "float64" in info.dtypes(device=array_device(x), kind="real floating")
 
 
-def erfc_pair(xp: Namespace, hi: Array, lo: Array) -> Array:
-    """erfc(hi + lo) for ``|lo| <= ulp(hi)``, accurate to a few ULP.
+def erfc_wide(xp: Namespace, x64: Array) -> Array:
+    """erfc of a float64 array whose result will be rounded to float32.
 
-    With a native kernel the low part enters through the logarithmic
-    derivative: erfc(hi + lo) = erfc(hi) * (1 - lo * R(hi)) with
-    R(z) = 2 exp(-z**2) / (sqrt(pi) erfc(z)), approximated by Birnbaum's bound
-    z + sqrt(z**2 + 4/pi) (exact at 0, relative error under 3% for z >= 0,
-    which is all the correction term needs). Without one, float32 is computed
-    in float64 where the namespace has it.
+    Any native kernel will do: their worst float64 errors (about 470 ULP for
+    SciPy and JAX near z = 25) are 1e-5 float32 ULP.
     """
-    dtype_name = _dtype_name(hi.dtype)
-    kernel = native_erfc(xp, dtype_name)
+    kernel = native_erfc(xp)
     if kernel is None:
-        if dtype_name == "float32" and _has_float64(xp, hi):
-            wide = erfc_pair_generic(
-                xp, xp.astype(hi, xp.float64), xp.astype(lo, xp.float64)
-            )
-            return xp.astype(wide, hi.dtype)
-        return erfc_pair_generic(xp, hi, lo)
-    z = xp.clip(hi, 0.0, _Z_SATURATED)
-    ratio = z + xp.sqrt(z * z + _FOUR_OVER_PI)
-    lo = xp.where(xp.abs(hi) < _Z_SATURATED, lo, 0.0)
-    value = kernel(hi)
-    return value - value * (lo * ratio)
+        return erfc_pair_generic(xp, x64, xp.zeros_like(x64))
+    return kernel(x64)
 
 
-def _dtype_name(dtype: object) -> str:
-    return str(dtype).rsplit(".", 1)[-1]
+def erfc_pair(xp: Namespace, hi: Array, lo: Array, multiplier: Array) -> Array:
+    """``multiplier * erfc(hi + lo)`` for ``|lo| <= ulp(hi)``, to a few ULP.
+
+    Measured against mpmath (tests/test_special.py): scipy.special.erfc and
+    jax.scipy.special.erfc lose about 470 ULP in float64 near z = 25 (and JAX
+    58 ULP in float32), so float64 always takes :func:`erfc_pair_generic`,
+    which also keeps the bits a subnormal erfc would lose (the multiplier
+    enters before the last exp factor). In float32, torch.special.erfc (within
+    1 ULP) is used with the low part entering through the logarithmic
+    derivative, erfc(hi + lo) = erfc(hi) (1 - lo R(hi)), R(z) = 2 exp(-z^2) /
+    (sqrt(pi) erfc(z)) taken from Birnbaum's bound z + sqrt(z^2 + 4/pi) for
+    z >= 0 (exact at 0, within 3%, all the correction needs).
+    """
+    if is_torch(xp) and finfo_of(xp, hi.dtype).bits == 32:
+        value = native_erfc(xp)(hi)  # type: ignore[misc]
+        z = xp.clip(hi, 0.0, _Z_SATURATED)
+        zn = xp.clip(hi, -_Z_SATURATED, 0.0)
+        ratio = xp.where(
+            hi >= 0,
+            z + xp.sqrt(z * z + _FOUR_OVER_PI),
+            _TWO_OVER_SQRT_PI * xp.exp(-zn * zn) / xp.maximum(value, 1.0),
+        )
+        lo = xp.where(xp.abs(hi) < _Z_SATURATED, lo, 0.0)
+        return multiplier * (value - value * (lo * ratio))
+    return erfc_pair_generic(xp, hi, lo, multiplier)
+
+
+def tanh(xp: Namespace, x: Array) -> Array:
+    """tanh, accurate on every backend.
+
+    XLA's tanh (JAX) loses up to 7 ULP in float64 and 4 in float32 as it
+    saturates; there, for |x| >= 0.55 (where tanh >= 0.5), it is
+    (1 - e) / (1 + e) with e = exp(-2|x|), within 2 ULP. Other backends'
+    own tanh is within 1.3 ULP (tests/test_accuracy.py).
+    """
+    if not is_jax(xp):
+        return xp.tanh(x)
+    e = xp.exp(-2.0 * xp.abs(x))
+    saturating = xp.where(x < 0, -1.0, 1.0) * ((1.0 - e) / (1.0 + e))
+    return xp.where(xp.abs(x) >= 0.55, saturating, xp.tanh(x))

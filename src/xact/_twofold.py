@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._namespace import Array, Namespace, finfo_of
+from ._namespace import Array, Namespace, finfo_of, rounding_barrier
 
 __all__ = ["constant_pair", "exp_pair", "safe_split_bound", "two_product", "two_sum"]
 
 
-def two_sum(a: Array, b: Array) -> tuple[Array, Array]:
+def two_sum(xp: Namespace, a: Array | float, b: Array) -> tuple[Array, Array]:
     """``s, e`` with ``s = fl(a + b)`` and ``a + b = s + e`` exactly (finite input)."""
-    s = a + b
+    s = rounding_barrier(xp, a + b)
     b_virtual = s - a
     a_virtual = s - b_virtual
     return s, (a - a_virtual) + (b - b_virtual)
@@ -34,8 +34,8 @@ def safe_split_bound(xp: Namespace, dtype: object) -> float:
     return float(finfo_of(xp, dtype).max) / (2 * _splitter(xp, dtype))
 
 
-def _split(a: Array, splitter: float) -> tuple[Array, Array]:
-    c = splitter * a
+def _split(xp: Namespace, a: Array, splitter: float) -> tuple[Array, Array]:
+    c = rounding_barrier(xp, splitter * a)
     hi = c - (c - a)
     return hi, a - hi
 
@@ -48,8 +48,8 @@ def two_product(xp: Namespace, a: Array, b: Array) -> tuple[Array, Array]:
     """
     splitter = _splitter(xp, a.dtype)
     p = a * b
-    a_hi, a_lo = _split(a, splitter)
-    b_hi, b_lo = _split(b, splitter)
+    a_hi, a_lo = _split(xp, a, splitter)
+    b_hi, b_lo = _split(xp, b, splitter)
     e = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
     return p, e
 

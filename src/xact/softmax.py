@@ -47,7 +47,7 @@ def shifted_exponentials(xp: Namespace, x: Array, axis: int, where: Array | None
     shift = xp.where(xp.isfinite(maximum), maximum, 0.0)
     hi = x - shift
     finite = xp.isfinite(hi)
-    _, lo = two_sum(xp.where(finite, x, 0.0), -shift)
+    _, lo = two_sum(xp, xp.where(finite, x, 0.0), -shift)
     lo = xp.where(finite, lo, 0.0)
     exponentials = exp_pair(xp, hi, lo)
     at_maximum = hi == 0
