@@ -155,7 +155,8 @@ def log_sigmoid_math(xp: Namespace, x: Array) -> Array:
 def softsign_math(xp: Namespace, x: Array) -> Array:
     magnitude = xp.abs(x)
     large = xp.sign(x) / (1.0 + 1.0 / xp.maximum(magnitude, 1.0))
-    return xp.where(magnitude > 1.0, large, x / (1.0 + magnitude))
+    small = xp.where(magnitude > 1.0, 0.0, x)
+    return xp.where(magnitude > 1.0, large, small / (1.0 + xp.abs(small)))
 
 
 def hard_sigmoid_math(xp: Namespace, x: Array) -> Array:
@@ -215,7 +216,7 @@ def gelu_math(xp: Namespace, x: Array, approximate: str) -> Array:
         return _gelu_tanh(xp, x)
     if finfo_of(xp, x.dtype).bits == 32 and has_float64(xp, x):
         # float64 carries float32's result to 0.5 ULP with any erfc kernel
-        wide = xp.astype(x, xp.float64)
+        wide = xp.clip(xp.astype(x, xp.float64), -64.0, xp.inf)  # gelu(-64) = -0
         return xp.astype((wide / 2) * erfc_wide(xp, -wide * _INV_SQRT2[0]), x.dtype)
     # x Phi(x) = x/2 erfc(-x / sqrt 2), with x / sqrt 2 carried as a pair.
     clamped = xp.clip(x, -64.0, 64.0)
@@ -245,5 +246,5 @@ def _gelu_tanh(xp: Namespace, x: Array) -> Array:
     negative_hi = xp.minimum(arg, 0.0)
     negative_lo = xp.where(arg < 0, arg_lo, 0.0)
     e = exp_pair(xp, -xp.abs(arg), xp.where(arg >= 0, -arg_lo, arg_lo))
-    negative = _times_exp(xp, x, negative_hi, negative_lo) / (1.0 + e)
+    negative = _times_exp(xp, xc, negative_hi, negative_lo) / (1.0 + e)
     return xp.where(arg >= 0, x / (1.0 + e), negative)

@@ -26,6 +26,7 @@ __all__ = [
     "as_namespace",
     "compute_dtype",
     "default_float",
+    "ensure_array",
     "finfo_of",
     "is_cupy",
     "is_dask",
@@ -142,6 +143,13 @@ def _as_float_array(fname: str, xp: Namespace, value: object, device: Any) -> Ar
     if xp.isdtype(dtype, ("integral", "bool")):
         return xp.astype(value, default_float(xp, array_device(value)))
     raise TypeError(f"xact.{fname}: unsupported dtype {dtype}")
+
+
+def ensure_array(xp: Namespace, result: Array) -> Array:
+    """NumPy ufuncs turn 0-d arrays into scalars; xact always returns arrays."""
+    if is_numpy(xp) and not isinstance(result, np.ndarray):
+        return np.asarray(result)
+    return result
 
 
 def default_float(xp: Namespace, device: Any = None) -> Any:

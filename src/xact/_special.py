@@ -102,6 +102,8 @@ def erfc_pair_generic(
     leading Chebyshev terms (they cancel to 0.28 at large z), and z**2 inside
     exp. erfc(-z) = 2 - erfc(z).
     """
+    if isinstance(multiplier, float):
+        multiplier = xp.full_like(hi, multiplier)
     negative = hi < 0
     z = xp.clip(xp.abs(hi), 0.0, _Z_SATURATED)
     z_lo = xp.where(negative, -lo, lo)
@@ -131,8 +133,9 @@ def erfc_pair_generic(
     half_gaussian = xp.exp(-square / 2)
     core = erfcx + (erfcx_lo - erfcx * tail)
     result = (core * half_gaussian) * half_gaussian
-    scaled = ((multiplier * core) * half_gaussian) * half_gaussian
-    scaled = xp.where(z < _Z_SATURATED, scaled, 0.0)  # erfc(30) underflows
+    # erfc(30) underflows in every dtype: 0, never multiplier * 0 = NaN
+    saturated_multiplier = xp.where(z < _Z_SATURATED, multiplier, 0.0)
+    scaled = ((saturated_multiplier * core) * half_gaussian) * half_gaussian
     return xp.where(negative, multiplier * (2.0 - result), scaled)
 
 
@@ -219,5 +222,5 @@ def tanh(xp: Namespace, x: Array) -> Array:
     if not is_jax(xp):
         return xp.tanh(x)
     e = xp.exp(-2.0 * xp.abs(x))
-    saturating = xp.where(x < 0, -1.0, 1.0) * ((1.0 - e) / (1.0 + e))
+    saturating = xp.sign(x) * ((1.0 - e) / (1.0 + e))
     return xp.where(xp.abs(x) >= 0.55, saturating, xp.tanh(x))

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _elementwise as m
-from ._namespace import Array, compute_dtype, resolve_one
+from ._namespace import Array, compute_dtype, ensure_array, resolve_one
 
 __all__ = [
     "celu",
@@ -48,8 +48,8 @@ def apply_elementwise(name: str, math: Callable[..., Array], x: Any, *params: An
     xp, x = resolve_one(name, x)
     dtype = x.dtype
     work = compute_dtype(xp, dtype)
-    if work is dtype or work == dtype:
-        return math(xp, x, *params)
+    if work == dtype:
+        return ensure_array(xp, math(xp, x, *params))
     return xp.astype(math(xp, xp.astype(x, work), *params), dtype)
 
 

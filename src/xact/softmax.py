@@ -21,6 +21,7 @@ from ._namespace import (
     Namespace,
     array_device,
     compute_dtype,
+    ensure_array,
     namespace_of,
     resolve_one,
 )
@@ -133,7 +134,7 @@ def _along_axis(
     if scalar:
         y = xp.reshape(y, (1,))
         mask = None if mask is None else xp.reshape(mask, (1,))
-    if y.shape[index] == 0:  # nothing along the axis: softmax is empty, lse -inf
+    if any(length == 0 for length in y.shape):  # empty: no reduction to run
         result = xp.sum(y, axis=index, keepdims=keepdims) - xp.inf if reduce else y
     elif reduce:
         result = logsumexp_math(xp, y, index, keepdims)
@@ -141,7 +142,7 @@ def _along_axis(
         result = math(xp, y, index, mask)
     if scalar:
         result = xp.reshape(result, ())
-    return xp.astype(result, dtype) if work != dtype else result
+    return xp.astype(result, dtype) if work != dtype else ensure_array(xp, result)
 
 
 def softmax(x: Any, /, *, axis: int = -1, where: Any = None) -> Array:
