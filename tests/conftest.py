@@ -49,7 +49,8 @@ def _requested() -> set[str] | None:
     unknown = names - known
     if unknown:
         raise pytest.UsageError(
-            f"XACT_BACKENDS names unknown backends {sorted(unknown)}; known: {sorted(known)}"
+            f"XACT_BACKENDS names unknown backends {sorted(unknown)}; "
+            f"known: {sorted(known)}"
         )
     return names
 
@@ -122,7 +123,9 @@ def _torch_has_cuda() -> bool:
 def pytest_report_header(config: pytest.Config) -> list[str]:
     lines = []
     for name, status in xact.backends.available().items():
-        state = f"usable on {', '.join(status.devices)}" if status.usable else status.reason
+        state = (
+            f"usable on {', '.join(status.devices)}" if status.usable else status.reason
+        )
         lines.append(f"xact backend {name} {status.version or ''}: {state}")
     if not _torch_has_cuda():
         lines.append("xact backend torch:cuda: not in the matrix (no CUDA device)")
@@ -136,7 +139,9 @@ def _params() -> list[Any]:
             continue  # a device variant, listed in the report header
         marks = []
         if not _selected(backend):
-            marks.append(pytest.mark.skip(reason=f"{backend.value}: not in XACT_BACKENDS"))
+            marks.append(
+                pytest.mark.skip(reason=f"{backend.value}: not in XACT_BACKENDS")
+            )
         params.append(pytest.param(backend, id=backend.value, marks=marks))
     return params
 

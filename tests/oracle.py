@@ -66,7 +66,9 @@ REFERENCES: dict[str, Callable[[mpf], mpf]] = {
     "tanh": mpmath.tanh,
     "tanh_shrink": lambda x: x - mpmath.tanh(x),
     "hard_shrink": lambda x: x if abs(x) > mpf("0.5") else mpf(0),
-    "soft_shrink": lambda x: (x - mpf("0.5") * mpmath.sign(x)) if abs(x) > mpf("0.5") else mpf(0),
+    "soft_shrink": lambda x: (
+        (x - mpf("0.5") * mpmath.sign(x)) if abs(x) > mpf("0.5") else mpf(0)
+    ),
     "squareplus": lambda x: (x + mpmath.sqrt(x * x + 4)) / 2,
     "identity": lambda x: x,
 }
@@ -84,14 +86,19 @@ def grid(dtype: type) -> np.ndarray:
     edges = [88.0, 88.7, 89.0, 103.0, 104.0, 709.0, 709.8, 710.0, 745.0, 746.0]
     kinks = [0.5, 1.0, 3.0, 6.0, 0.044715]
     big = [float(info.max), float(info.max) / 2, float(info.max) * 0.99]
-    tiny = [float(info.smallest_normal) * k for k in (1, 2, 10)] + [float(info.smallest_subnormal)]
+    tiny = [float(info.smallest_normal) * k for k in (1, 2, 10)] + [
+        float(info.smallest_subnormal)
+    ]
     positive = np.concatenate([decades, wide, edges, kinks, big, tiny])
     values = np.concatenate([positive, -positive, [0.0], np.linspace(-40, 40, 801)])
     with np.errstate(over="ignore"):
         values = values.astype(dtype)
     kink_values = np.asarray([*kinks, *(-k for k in kinks), 0.0], dtype=dtype)
     neighbours = np.concatenate(
-        [np.nextafter(kink_values, dtype(np.inf)), np.nextafter(kink_values, dtype(-np.inf))]
+        [
+            np.nextafter(kink_values, dtype(np.inf)),
+            np.nextafter(kink_values, dtype(-np.inf)),
+        ]
     )
     values = np.concatenate([values, neighbours, [-0.0]]).astype(dtype)
     return np.unique(values[np.isfinite(values)])
@@ -123,7 +130,7 @@ def ulp_errors(actual: np.ndarray, exact: tuple[mpf, ...], dtype: type) -> np.nd
     info = np.finfo(dtype)
     bits = PRECISION_BITS[dtype]
     errors = np.full(len(exact), np.nan)
-    for i, (a, e) in enumerate(zip(actual.tolist(), exact)):
+    for i, (a, e) in enumerate(zip(actual.tolist(), exact, strict=True)):
         magnitude = abs(e)
         if not float(info.smallest_normal) <= magnitude <= float(info.max):
             continue

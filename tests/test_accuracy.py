@@ -12,10 +12,10 @@ import mpmath
 import numpy as np
 import pytest
 from array_api_extra.testing import lazy_xp_function
-from conftest import PUBLIC_FUNCTIONS, to_numpy
-from oracle import REFERENCES, exact_values, ulp_errors
 
 import xact
+from conftest import PUBLIC_FUNCTIONS, to_numpy
+from oracle import REFERENCES, exact_values, ulp_errors
 
 lazy_xp_modules = [xact]
 for _name in PUBLIC_FUNCTIONS:
@@ -50,7 +50,8 @@ def test_elementwise_within_4_ulp(xp, library, asarray, name, dtype):
         errors[flushed] = np.nan
     worst = int(np.nanargmax(errors))
     assert errors[worst] <= ELEMENTWISE_ULP_BOUND, (
-        f"{name}({xs[worst]!r}) = {result[worst]!r}, exact {mpmath.nstr(exact[worst], 20)}: "
+        f"{name}({xs[worst]!r}) = {result[worst]!r}, "
+        f"exact {mpmath.nstr(exact[worst], 20)}: "
         f"{errors[worst]:.2f} ULP"
     )
     # Where the exact value is 0, the result is 0; where it is beyond the
@@ -81,7 +82,7 @@ def _softmax_errors(result: np.ndarray, logits: np.ndarray, kind: str) -> np.nda
     result = result.reshape(len(logits), -1)
     errors = [
         ulp_errors(out_row, tuple(_softmax_exact(row, kind)), dtype)
-        for out_row, row in zip(result, logits)
+        for out_row, row in zip(result, logits, strict=True)
     ]
     return np.concatenate(errors)
 

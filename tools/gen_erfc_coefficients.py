@@ -27,12 +27,17 @@ def chebyshev_coefficients(f, nodes=96):
     thetas = [mpmath.pi * (j + mpmath.mpf(1) / 2) / nodes for j in range(nodes)]
     values = [f((mpmath.cos(th) + 1) / 2) for th in thetas]
     return [
-        2 * sum(v * mpmath.cos(k * th) for v, th in zip(values, thetas)) / nodes
+        2
+        * sum(v * mpmath.cos(k * th) for v, th in zip(values, thetas, strict=True))
+        / nodes
         for k in range(nodes)
     ]
 
 
-def main(tolerance=mpmath.mpf("1e-19")):
+TOLERANCE = mpmath.mpf("1e-19")
+
+
+def main(tolerance=TOLERANCE):
     coefficients = chebyshev_coefficients(g)
     last = max(k for k, c in enumerate(coefficients) if abs(c) > tolerance)
     coefficients = coefficients[: last + 1]

@@ -96,7 +96,9 @@ def _exp_floor(xp: Namespace, dtype: object) -> float:
     return 2 * log_smallest_normal(xp, dtype) - 64
 
 
-def _times_exp(xp: Namespace, factor: Array, hi: Array, lo: Array | None = None) -> Array:
+def _times_exp(
+    xp: Namespace, factor: Array, hi: Array, lo: Array | None = None
+) -> Array:
     """factor * exp(hi + lo) for hi <= 0, without losing bits to subnormals.
 
     Where exp(hi) is subnormal but the product is not, it is computed as
@@ -106,7 +108,9 @@ def _times_exp(xp: Namespace, factor: Array, hi: Array, lo: Array | None = None)
     """
     deep = log_smallest_normal(xp, hi.dtype) + 1.0
     if lo is None:
-        return xp.where(hi < deep, (factor * xp.exp(hi / 2)) * xp.exp(hi / 2), factor * xp.exp(hi))
+        return xp.where(
+            hi < deep, (factor * xp.exp(hi / 2)) * xp.exp(hi / 2), factor * xp.exp(hi)
+        )
     deep -= math.log(float(finfo_of(xp, hi.dtype).eps)) - 1.0
     half = exp_pair(xp, hi / 2, lo / 2)
     return xp.where(hi < deep, (factor * half) * half, factor * exp_pair(xp, hi, lo))

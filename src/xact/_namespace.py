@@ -87,7 +87,7 @@ def resolve(fname: str, *values: object) -> tuple[Namespace, list[Array]]:
     which case they join that library). Integer and boolean arrays become the
     namespace's default real floating dtype; complex input is a ``TypeError``.
     """
-    namespaces = []
+    namespaces: list[Namespace] = []
     for value in values:
         xp = _namespace_of(value)
         if xp is _NOT_AN_ARRAY:
@@ -119,12 +119,14 @@ def resolve_one(fname: str, x: object) -> tuple[Namespace, Array]:
     return xp, array
 
 
-def _as_float_array(fname: str, xp: Namespace, value: object, device: Any) -> Array:
+def _as_float_array(fname: str, xp: Namespace, value: Any, device: Any) -> Array:
     if _namespace_of(value) is None:
         try:
             value = np.asarray(value)
         except (TypeError, ValueError) as error:
-            raise TypeError(f"xact.{fname}: cannot convert input to an array: {error}")
+            raise TypeError(
+                f"xact.{fname}: cannot convert input to an array: {error}"
+            ) from error
         if value.dtype == object or value.dtype.kind in "USV":
             raise TypeError(
                 f"xact.{fname}: expected numbers, got an array of dtype {value.dtype}"
@@ -189,7 +191,7 @@ def rounding_barrier(xp: Namespace, x: Array) -> Array:
     if is_jax(xp):
         import jax
 
-        return jax.lax.optimization_barrier(x)
+        return jax.lax.optimization_barrier(x)  # type: ignore[no-untyped-call]
     return x
 
 

@@ -29,9 +29,13 @@ class Activation:
     along_axis: bool = False  # softmax family and glu: not elementwise
 
 
-def _entry(name: str, layer: str, *, along_axis: bool = False, **defaults: Any) -> Activation:
+def _entry(
+    name: str, layer: str, *, along_axis: bool = False, **defaults: Any
+) -> Activation:
     module = s if hasattr(s, name) and name in s.__all__ else a
-    return Activation(name, getattr(module, name), layer, MappingProxyType(defaults), along_axis)
+    return Activation(
+        name, getattr(module, name), layer, MappingProxyType(defaults), along_axis
+    )
 
 
 ACTIVATIONS: tuple[Activation, ...] = (

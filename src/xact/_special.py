@@ -154,7 +154,7 @@ def native_erfc(xp: Namespace) -> Erfc | None:
         if is_jax(xp):
             import jax.scipy.special
 
-            return jax.scipy.special.erfc  # type: ignore[no-any-return]
+            return jax.scipy.special.erfc
         if is_numpy(xp) or is_dask(xp):
             from scipy.special import erfc as scipy_erfc
 

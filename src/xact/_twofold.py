@@ -25,7 +25,7 @@ def two_sum(xp: Namespace, a: Array | float, b: Array) -> tuple[Array, Array]:
 
 
 def _splitter(xp: Namespace, dtype: object) -> float:
-    mantissa_bits = int(round(-np.log2(float(finfo_of(xp, dtype).eps)))) + 1
+    mantissa_bits = round(-np.log2(float(finfo_of(xp, dtype).eps))) + 1
     return float(2 ** ((mantissa_bits + 1) // 2) + 1)
 
 
@@ -54,7 +54,9 @@ def two_product(xp: Namespace, a: Array, b: Array) -> tuple[Array, Array]:
     return p, e
 
 
-def constant_pair(hi64: float, lo64: float, xp: Namespace, dtype: object) -> tuple[float, float]:
+def constant_pair(
+    hi64: float, lo64: float, xp: Namespace, dtype: object
+) -> tuple[float, float]:
     """A constant given to ~106 bits as ``hi64 + lo64``, split for ``dtype``.
 
     Returns Python floats ``hi, lo`` with ``hi`` exactly representable in

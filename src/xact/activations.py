@@ -43,7 +43,9 @@ __all__ = [
 ]
 
 
-def apply_elementwise(name: str, math: Callable[..., Array], x: Any, *params: Any) -> Array:
+def apply_elementwise(
+    name: str, math: Callable[..., Array], x: Any, *params: Any
+) -> Array:
     """Resolve ``x``, widen half precision, apply ``math(xp, x, *params)``."""
     xp, x = resolve_one(name, x)
     dtype = x.dtype
@@ -53,8 +55,15 @@ def apply_elementwise(name: str, math: Callable[..., Array], x: Any, *params: An
     return xp.astype(math(xp, xp.astype(x, work), *params), dtype)
 
 
-def real_parameter(fname: str, pname: str, value: object, *, positive: bool = False,
-                   nonnegative: bool = False, nonzero: bool = False) -> float:
+def real_parameter(
+    fname: str,
+    pname: str,
+    value: object,
+    *,
+    positive: bool = False,
+    nonnegative: bool = False,
+    nonzero: bool = False,
+) -> float:
     """Validate a scalar parameter: a finite real Python or NumPy number."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(
@@ -477,7 +486,7 @@ def glu(x: Any, /, *, axis: int = -1) -> Array:
     >>> xact.glu(np.array([1.0, 2.0, 0.0, 0.0]))
     array([0.5, 1. ])
     """
-    xp, array = resolve_one("glu", x)
+    _, array = resolve_one("glu", x)
     if array.ndim == 0:
         raise ValueError("xact.glu: expected at least one dimension, got a 0-d array")
     if not isinstance(axis, int) or isinstance(axis, bool):

@@ -88,7 +88,9 @@ def probe(name: str) -> Backend:
     try:
         module = importlib.import_module(module_name)
     except Exception as error:  # ImportError, or a broken install
-        return Backend(name, module_name, False, _version(name), (), f"not importable: {error}")
+        return Backend(
+            name, module_name, False, _version(name), (), f"not importable: {error}"
+        )
     try:
         devices = _devices(name, module)
     except Exception as error:

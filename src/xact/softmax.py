@@ -40,7 +40,9 @@ class Shifted(NamedTuple):
     maximum: Array  # max over the axis as found (may be +-inf or NaN); keepdims
 
 
-def shifted_exponentials(xp: Namespace, x: Array, axis: int, where: Array | None) -> Shifted:
+def shifted_exponentials(
+    xp: Namespace, x: Array, axis: int, where: Array | None
+) -> Shifted:
     """The stable core of the softmax family (see the module docstring)."""
     if where is not None:
         x = xp.where(where, x, -xp.inf)
@@ -223,6 +225,4 @@ def logsumexp(x: Any, /, *, axis: int = -1, keepdims: bool = False) -> Array:
     """
     if not isinstance(keepdims, bool):
         raise TypeError("xact.logsumexp: keepdims must be a bool")
-    return _along_axis(
-        "logsumexp", x, axis, None, None, reduce=True, keepdims=keepdims
-    )
+    return _along_axis("logsumexp", x, axis, None, None, reduce=True, keepdims=keepdims)
