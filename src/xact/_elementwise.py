@@ -124,6 +124,16 @@ def silu_math(xp: Namespace, x: Array) -> Array:
     return xp.where(x >= 0, positive, negative)
 
 
+def tanh_softplus(xp: Namespace, x: Array) -> Array:
+    """tanh(softplus(x)): n / (n + 2), n = u (u + 2), u = e^x for x <= 0;
+    (1 + 2w) / (1 + 2w + 2w^2), w = e^-x for x > 0."""
+    e = xp.exp(-xp.abs(x))
+    n = e * (e + 2.0)
+    two_w = 2.0 * e
+    positive = (1.0 + two_w) / ((1.0 + two_w) + two_w * e)
+    return xp.where(x > 0, positive, n / (n + 2.0))
+
+
 def mish_math(xp: Namespace, x: Array) -> Array:
     # tanh(softplus(x)) = n / (n + 2) with n = u (u + 2), u = e^x (x <= 0);
     # = (1 + 2w) / (1 + 2w + 2w^2) with w = e^-x (x > 0).

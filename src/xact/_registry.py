@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from . import _derivatives as d
 from . import activations as a
 from . import softmax as s
 
@@ -20,10 +21,11 @@ __all__ = ["ACTIVATIONS", "ALIASES", "Activation", "get", "names"]
 
 @dataclass(frozen=True)
 class Activation:
-    """One activation: its function, layer class name, options and kind."""
+    """One activation: its function, backward pass, layer class name, options."""
 
     name: str
     function: Callable[..., Any]
+    vjp: Callable[..., Any]  # (xp, x, y, dvalues, **options) -> dinputs
     layer: str
     defaults: Mapping[str, Any] = field(default_factory=dict)
     along_axis: bool = False  # softmax family and glu: not elementwise
@@ -32,9 +34,14 @@ class Activation:
 def _entry(
     name: str, layer: str, *, along_axis: bool = False, **defaults: Any
 ) -> Activation:
-    module = s if hasattr(s, name) and name in s.__all__ else a
+    module = s if name in s.__all__ else a
     return Activation(
-        name, getattr(module, name), layer, MappingProxyType(defaults), along_axis
+        name,
+        getattr(module, name),
+        getattr(d, f"{name}_vjp"),
+        layer,
+        MappingProxyType(defaults),
+        along_axis,
     )
 
 

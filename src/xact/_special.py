@@ -31,6 +31,7 @@ from ._twofold import two_product, two_sum
 __all__ = [
     "erfc_pair",
     "erfc_pair_generic",
+    "erfc_scaled",
     "erfc_wide",
     "has_float64",
     "native_erfc",
@@ -209,6 +210,14 @@ def erfc_pair(xp: Namespace, hi: Array, lo: Array, multiplier: Array) -> Array:
         lo = xp.where(xp.abs(hi) < _Z_SATURATED, lo, 0.0)
         return multiplier * (value - value * (lo * ratio))
     return erfc_pair_generic(xp, hi, lo, multiplier)
+
+
+def erfc_scaled(xp: Namespace, z: Array, multiplier: float) -> Array:
+    """``multiplier * erfc(z)``: float32 through float64 where the device has it."""
+    if finfo_of(xp, z.dtype).bits == 32 and has_float64(xp, z):
+        wide = erfc_wide(xp, xp.astype(z, xp.float64))
+        return xp.astype(multiplier * wide, z.dtype)
+    return erfc_pair(xp, z, xp.zeros_like(z), xp.full_like(z, multiplier))
 
 
 def tanh(xp: Namespace, x: Array) -> Array:
