@@ -7,7 +7,7 @@ returns an array of the caller's library, device and floating dtype.
 
 from __future__ import annotations
 
-from . import backends
+from . import backends, datasets, losses, metrics, optim
 from ._registry import get, names
 from .activations import (
     celu,
@@ -34,6 +34,36 @@ from .activations import (
     tanh,
     tanh_shrink,
 )
+from .dense import Dense
+from .layers import (
+    CELU,
+    ELU,
+    GELU,
+    GLU,
+    SELU,
+    HardShrink,
+    HardSigmoid,
+    HardSwish,
+    HardTanh,
+    Identity,
+    LeakyReLU,
+    LogSigmoid,
+    LogSoftmax,
+    Mish,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softmin,
+    Softplus,
+    SoftShrink,
+    Softsign,
+    Squareplus,
+    Tanh,
+    TanhShrink,
+)
+from .model import Sequential
 from .softmax import log_softmax, logsumexp, softmax, softmin
 
 __version__ = "0.1.0"
@@ -43,9 +73,38 @@ swish = silu
 hard_silu = hard_swish
 
 __all__ = [
+    "CELU",
+    "ELU",
+    "GELU",
+    "GLU",
+    "SELU",
+    "Dense",
+    "HardShrink",
+    "HardSigmoid",
+    "HardSwish",
+    "HardTanh",
+    "Identity",
+    "LeakyReLU",
+    "LogSigmoid",
+    "LogSoftmax",
+    "Mish",
+    "ReLU",
+    "ReLU6",
+    "Sequential",
+    "SiLU",
+    "Sigmoid",
+    "SoftShrink",
+    "Softmax",
+    "Softmin",
+    "Softplus",
+    "Softsign",
+    "Squareplus",
+    "Tanh",
+    "TanhShrink",
     "__version__",
     "backends",
     "celu",
+    "datasets",
     "elu",
     "gelu",
     "get",
@@ -60,8 +119,11 @@ __all__ = [
     "log_sigmoid",
     "log_softmax",
     "logsumexp",
+    "losses",
+    "metrics",
     "mish",
     "names",
+    "optim",
     "relu",
     "relu6",
     "selu",

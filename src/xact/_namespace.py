@@ -37,6 +37,7 @@ __all__ = [
     "resolve",
     "resolve_one",
     "rounding_barrier",
+    "to_host",
 ]
 
 is_numpy = _compat.is_numpy_namespace
@@ -79,7 +80,9 @@ def _type_names(values: Sequence[object]) -> str:
     return ", ".join(f"{type(v).__module__}.{type(v).__qualname__}" for v in values)
 
 
-def resolve(fname: str, *values: object) -> tuple[Namespace, list[Array]]:
+def resolve(
+    fname: str, *values: object, floating: bool = True
+) -> tuple[Namespace, list[Array]]:
     """Resolve the namespace of ``values`` and return them as floating arrays.
 
     Arrays keep their library and device. Python scalars and sequences are
@@ -109,7 +112,7 @@ def resolve(fname: str, *values: object) -> tuple[Namespace, list[Array]]:
         if _namespace_of(value) is not None:
             device = array_device(value)
             break
-    arrays = [_as_float_array(fname, xp, value, device) for value in values]
+    arrays = [_as_float_array(fname, xp, value, device, floating) for value in values]
     return xp, arrays
 
 
@@ -119,7 +122,9 @@ def resolve_one(fname: str, x: object) -> tuple[Namespace, Array]:
     return xp, array
 
 
-def _as_float_array(fname: str, xp: Namespace, value: Any, device: Any) -> Array:
+def _as_float_array(
+    fname: str, xp: Namespace, value: Any, device: Any, floating: bool = True
+) -> Array:
     if _namespace_of(value) is None:
         try:
             value = np.asarray(value)
@@ -138,6 +143,8 @@ def _as_float_array(fname: str, xp: Namespace, value: Any, device: Any) -> Array
     dtype = value.dtype
     if xp.isdtype(dtype, "real floating"):
         return value
+    if not floating and xp.isdtype(dtype, ("integral", "bool")):
+        return value
     if xp.isdtype(dtype, "complex floating"):
         raise TypeError(
             f"xact.{fname}: expected a real floating or integer array, got {dtype}"
@@ -152,6 +159,27 @@ def ensure_array(xp: Namespace, result: Array) -> Array:
     if is_numpy(xp) and not isinstance(result, np.ndarray):
         return np.asarray(result)
     return result
+
+
+def to_host(x: Array) -> np.ndarray:
+    """A NumPy copy of an array of any library (computes a Dask array).
+
+    For moving parameters between libraries and for printing, never inside
+    the math.
+    """
+    if hasattr(x, "compute"):
+        x = x.compute()
+    module = type(x).__module__
+    if module.startswith("torch"):
+        return x.detach().cpu().numpy()  # type: ignore[no-any-return]
+    if module.startswith("cupy"):
+        return x.get()  # type: ignore[no-any-return]
+    if module.startswith("array_api_strict"):
+        import array_api_strict
+
+        cpu = array_api_strict.Device("CPU_DEVICE")
+        return np.from_dlpack(x.to_device(cpu))
+    return np.asarray(x)
 
 
 def default_float(xp: Namespace, device: Any = None) -> Any:

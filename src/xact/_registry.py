@@ -96,6 +96,11 @@ ALIASES: Mapping[str, str] = MappingProxyType(
 _BY_NAME = {entry.name: entry for entry in ACTIVATIONS}
 
 
+def entry(name: str) -> Activation:
+    """The registry entry of a canonical name."""
+    return _BY_NAME[name]
+
+
 def names(*, aliases: bool = False) -> list[str]:
     """The names of every activation, in table order (with aliases if asked)."""
     result = [entry.name for entry in ACTIVATIONS]

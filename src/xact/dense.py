@@ -1,0 +1,229 @@
+"""Dense (fully connected) layer: ``output = inputs @ weights + biases``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ._namespace import (
+    Array,
+    Namespace,
+    array_device,
+    as_namespace,
+    default_float,
+    namespace_of,
+    resolve,
+    to_host,
+)
+
+__all__ = ["INITIALIZERS", "Dense"]
+
+
+def _glorot_uniform(rng: np.random.Generator, n_in: int, n_out: int) -> np.ndarray:
+    limit = math.sqrt(6.0 / (n_in + n_out))
+    return rng.uniform(-limit, limit, size=(n_in, n_out))
+
+
+def _he_normal(rng: np.random.Generator, n_in: int, n_out: int) -> np.ndarray:
+    return rng.standard_normal((n_in, n_out)) * math.sqrt(2.0 / n_in)
+
+
+def _he_uniform(rng: np.random.Generator, n_in: int, n_out: int) -> np.ndarray:
+    limit = math.sqrt(6.0 / n_in)
+    return rng.uniform(-limit, limit, size=(n_in, n_out))
+
+
+def _small_normal(rng: np.random.Generator, n_in: int, n_out: int) -> np.ndarray:
+    """The seed notebook's ``0.01 * np.random.randn(n_inputs, n_neurons)``."""
+    return 0.01 * rng.standard_normal((n_in, n_out))
+
+
+INITIALIZERS = {
+    "glorot_uniform": _glorot_uniform,
+    "he_normal": _he_normal,
+    "he_uniform": _he_uniform,
+    "small_normal": _small_normal,
+}
+
+
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(
+            f"xact.Dense: {name} must be a positive integer, got {value!r}"
+        )
+    return int(value)
+
+
+class Dense:
+    """Fully connected layer.
+
+    Parameters
+    ----------
+    n_inputs, n_neurons : int
+        ``weights`` has shape ``(n_inputs, n_neurons)``, ``biases`` ``(1, n_neurons)``.
+    seed : int, optional
+        Seed of ``numpy.random.default_rng``: the same seed gives the same
+        initial values on every backend.
+    xp, device, dtype : optional
+        Where the parameters live. Without them they take the namespace, device
+        and floating dtype of the first input the layer sees.
+    weight_init : {"glorot_uniform", "he_normal", "he_uniform", "small_normal"}
+        Glorot uniform by default (Keras's choice); ``"small_normal"`` is the
+        seed notebook's ``0.01 * randn``. Biases start at zero.
+
+    Examples
+    --------
+    >>> import numpy as np, xact
+    >>> dense = xact.Dense(2, 3, seed=0)
+    >>> dense(np.ones((4, 2))).shape
+    (4, 3)
+    """
+
+    def __init__(
+        self,
+        n_inputs: int,
+        n_neurons: int,
+        *,
+        seed: int | None = None,
+        xp: Any = None,
+        device: Any = None,
+        dtype: Any = None,
+        weight_init: str = "glorot_uniform",
+    ) -> None:
+        self.n_inputs = _positive_int("n_inputs", n_inputs)
+        self.n_neurons = _positive_int("n_neurons", n_neurons)
+        if weight_init not in INITIALIZERS:
+            raise ValueError(
+                f"xact.Dense: unknown weight_init {weight_init!r}; "
+                f"choose from {', '.join(INITIALIZERS)}"
+            )
+        rng = np.random.default_rng(seed)
+        self._host_weights = INITIALIZERS[weight_init](
+            rng, self.n_inputs, self.n_neurons
+        )
+        self.weight_init = weight_init
+        self.weights: Array | None = None
+        self.biases: Array | None = None
+        self.inputs: Array | None = None
+        self.output: Array | None = None
+        self.dweights: Array | None = None
+        self.dbiases: Array | None = None
+        self.dinputs: Array | None = None
+        self._xp: Namespace | None = None
+        if xp is not None or device is not None or dtype is not None:
+            self.to(xp=xp if xp is not None else np, device=device, dtype=dtype)
+
+    def __repr__(self) -> str:
+        return f"Dense({self.n_inputs}, {self.n_neurons})"
+
+    @property
+    def parameters(self) -> dict[str, Array]:
+        """The trainable arrays by name (empty before they are placed)."""
+        if self.weights is None:
+            return {}
+        return {"weights": self.weights, "biases": self.biases}
+
+    @property
+    def gradients(self) -> dict[str, Array]:
+        """The gradients of the last backward pass, by parameter name."""
+        return {"weights": self.dweights, "biases": self.dbiases}
+
+    def set_parameters(self, **values: Array) -> None:
+        """Replace parameters by name (optimizers call this; never in place)."""
+        for name, value in values.items():
+            setattr(self, name, value)
+
+    def to(self, *, xp: Any = None, device: Any = None, dtype: Any = None) -> Dense:
+        """Place (or move) the parameters on a namespace, device and dtype.
+
+        Values are kept; moving between libraries goes through the host.
+        """
+        target = as_namespace(xp) if xp is not None else self._xp
+        if target is None:
+            target = as_namespace(np)
+        if dtype is None:
+            dtype = (
+                self.weights.dtype
+                if self.weights is not None and target is self._xp
+                else None
+            )
+        if dtype is None:
+            dtype = default_float(target, device)
+        if isinstance(dtype, str):
+            dtype = getattr(target, dtype)
+        if not target.isdtype(dtype, "real floating"):
+            raise TypeError(f"xact.Dense: dtype must be real floating, got {dtype}")
+        weights = self._host_weights if self.weights is None else to_host(self.weights)
+        biases = (
+            np.zeros((1, self.n_neurons))
+            if self.biases is None
+            else to_host(self.biases)
+        )
+        self.weights = target.asarray(weights, dtype=dtype, device=device)
+        self.biases = target.asarray(biases, dtype=dtype, device=device)
+        self._xp = target
+        return self
+
+    def _check(self, x: Array, xp: Namespace, name: str) -> None:
+        if self.weights is None:
+            self.to(xp=xp, device=array_device(x), dtype=x.dtype)
+        assert self.weights is not None
+        if xp is not self._xp:
+            raise TypeError(
+                f"xact.Dense.{name}: the input is a {type(x).__module__} array but the "
+                f"parameters are {type(self.weights).__module__} arrays; "
+                f"use dense.to(xp=...) to move them"
+            )
+        if array_device(x) != array_device(self.weights):
+            raise ValueError(
+                f"xact.Dense.{name}: the input is on {array_device(x)} but the "
+                f"parameters are on {array_device(self.weights)}; "
+                f"use dense.to(device=...) to move them"
+            )
+
+    def forward(self, inputs: Any) -> Array:
+        """``inputs @ weights + biases`` for inputs of shape (N, n_inputs)."""
+        xp, (x,) = resolve("Dense.forward", inputs)
+        if x.ndim != 2 or x.shape[1] != self.n_inputs:
+            raise ValueError(
+                f"xact.Dense.forward: expected inputs of shape (N, {self.n_inputs}), "
+                f"got {tuple(x.shape)}"
+            )
+        self._check(x, xp, "forward")
+        if x.dtype != self.weights.dtype:  # type: ignore[union-attr]
+            x = xp.astype(x, self.weights.dtype)  # type: ignore[union-attr]
+        self.inputs = x
+        self.output = xp.matmul(x, self.weights) + self.biases
+        return self.output
+
+    __call__ = forward
+
+    def backward(self, dvalues: Any) -> Array:
+        """Set ``dweights``, ``dbiases`` and ``dinputs``; return ``dinputs``."""
+        if self.inputs is None:
+            raise RuntimeError("xact.Dense.backward: call forward before backward")
+        xp, (d,) = resolve("Dense.backward", dvalues)
+        self._check(d, xp, "backward")
+        if tuple(d.shape) != (self.inputs.shape[0], self.n_neurons):
+            raise ValueError(
+                f"xact.Dense.backward: dvalues has shape {tuple(d.shape)}, "
+                f"the output has shape {(self.inputs.shape[0], self.n_neurons)}"
+            )
+        self.dweights = xp.matmul(xp.matrix_transpose(self.inputs), d)
+        self.dbiases = xp.sum(d, axis=0, keepdims=True)
+        self.dinputs = xp.matmul(d, xp.matrix_transpose(self.weights))
+        return self.dinputs
+
+    def loss(self, y_true: Any, y_pred: Any) -> tuple[Array, Array]:
+        """Categorical cross-entropy of probabilities: ``(mean, per_sample)``.
+
+        The seed notebook's call; labels may be indices (N,), one-hot rows
+        (N, C), or a (1, N) / (N, 1) index array.
+        """
+        from .losses import categorical_crossentropy
+
+        per_sample = categorical_crossentropy(y_true, y_pred, reduction="none")
+        xp = namespace_of(per_sample)
+        return xp.mean(per_sample), per_sample

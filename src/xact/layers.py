@@ -1,0 +1,149 @@
+"""Layer objects: one per activation, with an analytic backward pass.
+
+``layer(x)`` / ``layer.forward(x)`` returns the output and keeps ``inputs`` and
+``output``; ``layer.backward(dvalues)`` returns the gradient with respect to the
+input (the vector-Jacobian product) and keeps it as ``dinputs``. The classes
+are thin: the function and its backward come from the registry
+(:data:`xact._registry.ACTIVATIONS`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ._namespace import Array, compute_dtype, ensure_array, resolve
+from ._registry import ACTIVATIONS, entry
+
+__all__ = [
+    "CELU",
+    "ELU",
+    "GELU",
+    "GLU",
+    "SELU",
+    "Activation",
+    "HardShrink",
+    "HardSigmoid",
+    "HardSwish",
+    "HardTanh",
+    "Identity",
+    "LeakyReLU",
+    "LogSigmoid",
+    "LogSoftmax",
+    "Mish",
+    "ReLU",
+    "ReLU6",
+    "SiLU",
+    "Sigmoid",
+    "SoftShrink",
+    "Softmax",
+    "Softmin",
+    "Softplus",
+    "Softsign",
+    "Squareplus",
+    "Tanh",
+    "TanhShrink",
+]
+
+
+class Activation:
+    """Base class of the activation layers; subclasses name their function."""
+
+    function_name: ClassVar[str]
+
+    def __init__(self, **options: Any) -> None:
+        self._entry = entry(self.function_name)
+        unknown = set(options) - set(self._entry.defaults)
+        if unknown:
+            allowed = ", ".join(self._entry.defaults) or "no options"
+            raise TypeError(
+                f"xact.{type(self).__name__}: unexpected option(s) "
+                f"{', '.join(sorted(unknown))}; it takes {allowed}"
+            )
+        self.options: dict[str, Any] = {**self._entry.defaults, **options}
+        # validate the options now, with the function's own checks
+        probe = np.zeros((1, 2)) if self._entry.along_axis else np.zeros(1)
+        self._entry.function(probe, **self.options)
+        self.inputs: Array | None = None
+        self.output: Array | None = None
+        self.dinputs: Array | None = None
+
+    def __repr__(self) -> str:
+        changed = {
+            k: v for k, v in self.options.items() if v != self._entry.defaults[k]
+        }
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+
+    def forward(self, x: Any) -> Array:
+        """Apply the activation; keep ``inputs`` and ``output``."""
+        self.inputs = x
+        self.output = self._entry.function(x, **self.options)
+        return self.output
+
+    __call__ = forward
+
+    def backward(self, dvalues: Any) -> Array:
+        """Gradient with respect to the input of the last forward; kept as
+        ``dinputs``. Same shape, dtype and device as that input's output."""
+        name = f"{type(self).__name__}.backward"
+        if self.inputs is None or self.output is None:
+            raise RuntimeError(f"xact.{name}: call forward before backward")
+        xp, (x, y, d) = resolve(name, self.inputs, self.output, dvalues)
+        if tuple(d.shape) != tuple(y.shape):
+            raise ValueError(
+                f"xact.{name}: dvalues has shape {tuple(d.shape)}, "
+                f"the output has shape {tuple(y.shape)}"
+            )
+        dtype = y.dtype
+        work = compute_dtype(xp, dtype)
+        if work != dtype:
+            x, y, d = (xp.astype(a, work) for a in (x, y, d))
+        options = dict(self.options)
+        if "axis" in options:
+            options["axis"] = options["axis"] % x.ndim
+        dinputs = self._entry.vjp(xp, x, y, d, **options)
+        self.dinputs = xp.astype(dinputs, dtype) if work != dtype else dinputs
+        self.dinputs = ensure_array(xp, self.dinputs)
+        return self.dinputs
+
+
+def _layer(class_name: str, function_name: str) -> type[Activation]:
+    doc = (
+        f"Layer for :func:`xact.{function_name}` with its analytic backward pass.\n\n"
+        f"Options (keyword-only) as for :func:`xact.{function_name}`: "
+        f"{', '.join(entry(function_name).defaults) or 'none'}."
+    )
+    return type(
+        class_name, (Activation,), {"function_name": function_name, "__doc__": doc}
+    )
+
+
+ReLU = _layer("ReLU", "relu")
+ReLU6 = _layer("ReLU6", "relu6")
+LeakyReLU = _layer("LeakyReLU", "leaky_relu")
+ELU = _layer("ELU", "elu")
+SELU = _layer("SELU", "selu")
+CELU = _layer("CELU", "celu")
+GELU = _layer("GELU", "gelu")
+SiLU = _layer("SiLU", "silu")
+Mish = _layer("Mish", "mish")
+Softplus = _layer("Softplus", "softplus")
+Softsign = _layer("Softsign", "softsign")
+Sigmoid = _layer("Sigmoid", "sigmoid")
+LogSigmoid = _layer("LogSigmoid", "log_sigmoid")
+HardSigmoid = _layer("HardSigmoid", "hard_sigmoid")
+HardSwish = _layer("HardSwish", "hard_swish")
+HardTanh = _layer("HardTanh", "hard_tanh")
+Tanh = _layer("Tanh", "tanh")
+TanhShrink = _layer("TanhShrink", "tanh_shrink")
+HardShrink = _layer("HardShrink", "hard_shrink")
+SoftShrink = _layer("SoftShrink", "soft_shrink")
+Squareplus = _layer("Squareplus", "squareplus")
+Identity = _layer("Identity", "identity")
+Softmax = _layer("Softmax", "softmax")
+LogSoftmax = _layer("LogSoftmax", "log_softmax")
+Softmin = _layer("Softmin", "softmin")
+GLU = _layer("GLU", "glu")
+
+LAYERS: dict[str, type[Activation]] = {e.layer: globals()[e.layer] for e in ACTIVATIONS}

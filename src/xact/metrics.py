@@ -1,0 +1,50 @@
+"""Metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._namespace import Array, ensure_array, resolve
+
+__all__ = ["accuracy", "predicted_classes"]
+
+
+def predicted_classes(xp: Any, y_pred: Array) -> Array:
+    """Class indices from scores (N, C) or probabilities of one class (N,)/(N, 1)."""
+    if y_pred.ndim == 2 and y_pred.shape[1] > 1:
+        return xp.argmax(y_pred, axis=-1)
+    return xp.astype(
+        xp.reshape(y_pred, (-1,)) > 0.5, xp.int64 if hasattr(xp, "int64") else xp.int32
+    )
+
+
+def accuracy(y_true: Any, y_pred: Any) -> Array:
+    """Fraction of samples whose predicted class is the true one (a 0-d array).
+
+    `y_pred` are scores or probabilities (N, C) (argmax) or one probability
+    per sample (N,)/(N, 1) (threshold 0.5); `y_true` class indices (N,),
+    (1, N), (N, 1) or one-hot rows (N, C).
+
+    Examples
+    --------
+    >>> import numpy as np, xact
+    >>> float(xact.metrics.accuracy(np.array([0, 1]), np.array([[0.9, 0.1], [0.8, 0.2]])))
+    0.5
+    """
+    xp, (t, p) = resolve("metrics.accuracy", y_true, y_pred, floating=False)
+    n = p.shape[0]
+    predicted = predicted_classes(xp, p)
+    if t.ndim == 2 and tuple(t.shape) == tuple(p.shape) and p.shape[1] > 1:
+        t = xp.argmax(t, axis=-1)
+    elif tuple(t.shape) in ((n,), (1, n), (n, 1)):
+        t = xp.reshape(t, (n,))
+    else:
+        raise ValueError(
+            f"xact.metrics.accuracy: y_true of shape {tuple(t.shape)} does not match "
+            f"y_pred of shape {tuple(p.shape)}"
+        )
+    correct = xp.astype(
+        predicted == xp.astype(t, predicted.dtype),
+        p.dtype if xp.isdtype(p.dtype, "real floating") else xp.float32,
+    )
+    return ensure_array(xp, xp.mean(correct))

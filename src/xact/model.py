@@ -1,0 +1,203 @@
+"""Sequential model and its training loop."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ._namespace import Array, array_device, resolve, to_host
+from .dense import Dense
+from .layers import Softmax
+from .losses import LOSSES, CategoricalCrossentropy, Loss, class_targets
+from .metrics import accuracy
+from .optim import Optimizer
+
+__all__ = ["Sequential"]
+
+
+class Sequential:
+    """Layers applied in order, trained with :meth:`fit`.
+
+    Examples
+    --------
+    >>> import xact
+    >>> X, y = xact.datasets.spiral(100, 3, seed=0)
+    >>> model = xact.Sequential([xact.Dense(2, 64, seed=1), xact.ReLU(),
+    ...                          xact.Dense(64, 3, seed=2), xact.Softmax()])
+    >>> history = model.fit(X, y, loss="categorical_crossentropy",
+    ...                     optimizer=xact.optim.Adam(0.02), epochs=5)
+    >>> len(history["loss"])
+    5
+    """
+
+    def __init__(self, layers: Iterable[Any]) -> None:
+        self.layers = list(layers)
+        if not self.layers:
+            raise ValueError("xact.Sequential: needs at least one layer")
+        for layer in self.layers:
+            if not (
+                callable(getattr(layer, "forward", None)) and hasattr(layer, "backward")
+            ):
+                raise TypeError(
+                    f"xact.Sequential: {layer!r} is not a layer (forward and backward)"
+                )
+
+    def __repr__(self) -> str:
+        return f"Sequential([{', '.join(map(repr, self.layers))}])"
+
+    def to(
+        self, *, xp: Any = None, device: Any = None, dtype: Any = None
+    ) -> Sequential:
+        """Move every Dense layer's parameters (see :meth:`Dense.to`)."""
+        for layer in self.layers:
+            if isinstance(layer, Dense):
+                layer.to(xp=xp, device=device, dtype=dtype)
+        return self
+
+    def forward(self, x: Any) -> Array:
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    __call__ = forward
+
+    def backward(self, dvalues: Any, layers: Sequence[Any] | None = None) -> Array:
+        """Backpropagate ``dvalues`` (d loss / d output) through the layers."""
+        for layer in reversed(self.layers if layers is None else layers):
+            dvalues = layer.backward(dvalues)
+        return dvalues
+
+    def predict(self, x: Any) -> Array:
+        """The model's output (lazy on Dask: nothing is computed)."""
+        return self.forward(x)
+
+    def _loss(self, loss: Loss | str) -> Loss:
+        if isinstance(loss, str):
+            if loss not in LOSSES:
+                raise ValueError(
+                    f"xact.Sequential: unknown loss {loss!r}; known: {', '.join(LOSSES)}"
+                )
+            return LOSSES[loss]()
+        if not isinstance(loss, Loss):
+            raise TypeError(
+                f"xact.Sequential: loss must be a Loss or a name, got {loss!r}"
+            )
+        return loss
+
+    def _fused_softmax_crossentropy(self, loss: Loss) -> bool:
+        last = self.layers[-1]
+        return (
+            isinstance(last, Softmax)
+            and last.options["axis"] in (-1, 1)
+            and isinstance(loss, CategoricalCrossentropy)
+        )
+
+    def train_step(self, x: Array, y: Array, loss: Loss, optimizer: Optimizer) -> Array:
+        """One forward, backward and update on a batch; returns the loss (0-d)."""
+        output = self.forward(x)
+        value = loss(y, output)
+        if self._fused_softmax_crossentropy(loss):
+            # Softmax + categorical cross-entropy: d loss / d logits is
+            # (y_pred - y_true)/N, never a division by a clipped probability.
+            xp, (probabilities,) = resolve("Sequential.fit", output)
+            targets = class_targets("Sequential.fit", xp, loss.y_true, probabilities)
+            scale = probabilities.shape[0] if loss.reduction == "mean" else 1
+            self.backward((probabilities - targets) / scale, self.layers[:-1])
+        else:
+            self.backward(loss.backward())
+        optimizer.step(self.layers)
+        return value
+
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        loss: Loss | str,
+        optimizer: Optimizer,
+        epochs: int,
+        batch_size: int | None = None,
+        shuffle_seed: int | None = None,
+        progress: bool = False,
+    ) -> dict[str, list[float]]:
+        """Train; returns the history ``{"loss": [...], "accuracy": [...],
+        "seconds": [...]}`` of per-epoch means over the batches.
+
+        One host sync per epoch (for the history), none per batch. With
+        ``batch_size`` the rows are shuffled each epoch by
+        ``numpy.random.default_rng(shuffle_seed)``; ``progress=True`` shows a
+        tqdm bar with loss and accuracy.
+        """
+        loss = self._loss(loss)
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(
+                f"xact.Sequential.fit: optimizer must be an Optimizer, got {optimizer!r}"
+            )
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+            raise ValueError(
+                f"xact.Sequential.fit: epochs must be a positive integer, got {epochs!r}"
+            )
+        xp, (X, y) = resolve("Sequential.fit", X, y, floating=False)
+        n = X.shape[0]
+        if y.shape[0] != n and tuple(y.shape) != (1, n):
+            raise ValueError(
+                f"xact.Sequential.fit: X has {n} rows but y has shape {tuple(y.shape)}"
+            )
+        if tuple(y.shape) == (1, n):
+            y = xp.reshape(y, (n,))
+        size = n if batch_size is None else int(batch_size)
+        if size < 1:
+            raise ValueError(
+                f"xact.Sequential.fit: batch_size must be >= 1, got {batch_size!r}"
+            )
+        rng = np.random.default_rng(shuffle_seed)
+        device = array_device(X)
+        history: dict[str, list[float]] = {"loss": [], "accuracy": [], "seconds": []}
+        epochs_range: Iterable[int] = range(epochs)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(epochs_range, desc="fit", unit="epoch")
+            epochs_range = bar
+        for _ in epochs_range:
+            start = time.perf_counter()
+            total_loss: Array = 0.0
+            total_correct: Array = 0.0
+            order = rng.permutation(n) if size < n else None
+            for first in range(0, n, size):
+                if order is None:
+                    xb, yb = X, y
+                else:
+                    rows = xp.asarray(order[first : first + size], device=device)
+                    xb, yb = xp.take(X, rows, axis=0), xp.take(y, rows, axis=0)
+                count = xb.shape[0]
+                value = self.train_step(xb, yb, loss, optimizer)
+                total_loss = total_loss + value * count
+                total_correct = (
+                    total_correct + accuracy(yb, self.layers[-1].output) * count
+                )
+            summary = to_host(
+                xp.stack([xp.asarray(total_loss), xp.asarray(total_correct)])
+            )
+            history["loss"].append(float(summary[0]) / n)
+            history["accuracy"].append(float(summary[1]) / n)
+            history["seconds"].append(time.perf_counter() - start)
+            if bar is not None:
+                bar.set_postfix(
+                    loss=f"{history['loss'][-1]:.4f}",
+                    acc=f"{history['accuracy'][-1]:.3f}",
+                )
+        return history
+
+    def evaluate(self, X: Any, y: Any, *, loss: Loss | str) -> dict[str, float]:
+        """Loss and accuracy on ``(X, y)`` as Python floats (one host sync)."""
+        loss = self._loss(loss)
+        output = self.forward(X)
+        value = loss(y, output)
+        xp, (score,) = resolve("Sequential.evaluate", accuracy(y, output))
+        summary = to_host(xp.stack([value, score]))
+        return {"loss": float(summary[0]), "accuracy": float(summary[1])}

@@ -1,0 +1,172 @@
+"""Optimizers that update parameters functionally (new arrays, never in place).
+
+Each optimizer works on layers exposing ``parameters`` and ``gradients``
+(dicts of arrays by name) and ``set_parameters(**arrays)``, as
+:class:`xact.Dense` does. State (momenta, caches) is created with
+``zeros_like`` of the parameters, so it lives on their device; nothing here
+syncs with the host. Learning-rate decay follows the seed material:
+``lr / (1 + decay * iterations)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._namespace import Array, namespace_of
+
+__all__ = ["SGD", "Adagrad", "Adam", "Optimizer", "RMSprop"]
+
+
+class Optimizer:
+    """Base class: learning-rate decay, iteration count and per-layer state."""
+
+    def __init__(self, learning_rate: float, decay: float = 0.0) -> None:
+        if not learning_rate > 0:
+            raise ValueError(
+                f"xact.{type(self).__name__}: learning_rate must be > 0, "
+                f"got {learning_rate!r}"
+            )
+        if not decay >= 0:
+            raise ValueError(
+                f"xact.{type(self).__name__}: decay must be >= 0, got {decay!r}"
+            )
+        self.learning_rate = float(learning_rate)
+        self.decay = float(decay)
+        self.iterations = 0
+        self._state: dict[int, dict[str, Array]] = {}
+
+    @property
+    def current_learning_rate(self) -> float:
+        return self.learning_rate / (1.0 + self.decay * self.iterations)
+
+    def step(self, layers: Any) -> None:
+        """Update every layer that has parameters, then count one iteration."""
+        for layer in layers:
+            parameters = getattr(layer, "parameters", None)
+            if parameters:
+                self.update(layer)
+        self.iterations += 1
+
+    def update(self, layer: Any) -> None:
+        state = self._state.setdefault(id(layer), {})
+        new = {}
+        for name, value in layer.parameters.items():
+            gradient = layer.gradients[name]
+            if gradient is None:
+                raise RuntimeError(
+                    f"xact.{type(self).__name__}: {type(layer).__name__} has no "
+                    f"gradient for {name}; call backward first"
+                )
+            new[name] = self._updated(name, value, gradient, state)
+        layer.set_parameters(**new)
+
+    def _updated(
+        self, name: str, value: Array, gradient: Array, state: dict[str, Array]
+    ) -> Array:
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum.
+
+    ``v = momentum * v - lr * g``; ``w = w + v`` (``w - lr * g`` without momentum).
+    """
+
+    def __init__(
+        self, learning_rate: float = 1.0, *, decay: float = 0.0, momentum: float = 0.0
+    ) -> None:
+        super().__init__(learning_rate, decay)
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"xact.SGD: momentum must be in [0, 1), got {momentum!r}")
+        self.momentum = float(momentum)
+
+    def _updated(self, name, value, gradient, state):  # type: ignore[no-untyped-def]
+        lr = self.current_learning_rate
+        if self.momentum == 0.0:
+            return value - lr * gradient
+        velocity = state.get(name)
+        if velocity is None:
+            velocity = namespace_of(value).zeros_like(value)
+        velocity = self.momentum * velocity - lr * gradient
+        state[name] = velocity
+        return value + velocity
+
+
+class Adagrad(Optimizer):
+    """Adagrad: ``c += g**2``; ``w -= lr * g / (sqrt(c) + epsilon)``."""
+
+    def __init__(
+        self, learning_rate: float = 1.0, *, decay: float = 0.0, epsilon: float = 1e-7
+    ) -> None:
+        super().__init__(learning_rate, decay)
+        self.epsilon = float(epsilon)
+
+    def _updated(self, name, value, gradient, state):  # type: ignore[no-untyped-def]
+        xp = namespace_of(value)
+        cache = state.get(name, xp.zeros_like(value)) + gradient * gradient
+        state[name] = cache
+        return value - self.current_learning_rate * gradient / (
+            xp.sqrt(cache) + self.epsilon
+        )
+
+
+class RMSprop(Optimizer):
+    """RMSprop: ``c = rho c + (1 - rho) g**2``; ``w -= lr g / (sqrt(c) + eps)``."""
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        *,
+        decay: float = 0.0,
+        epsilon: float = 1e-7,
+        rho: float = 0.9,
+    ) -> None:
+        super().__init__(learning_rate, decay)
+        if not 0.0 <= rho < 1.0:
+            raise ValueError(f"xact.RMSprop: rho must be in [0, 1), got {rho!r}")
+        self.epsilon = float(epsilon)
+        self.rho = float(rho)
+
+    def _updated(self, name, value, gradient, state):  # type: ignore[no-untyped-def]
+        xp = namespace_of(value)
+        cache = state.get(name, xp.zeros_like(value))
+        cache = self.rho * cache + (1.0 - self.rho) * gradient * gradient
+        state[name] = cache
+        return value - self.current_learning_rate * gradient / (
+            xp.sqrt(cache) + self.epsilon
+        )
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015) with bias correction."""
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        *,
+        decay: float = 0.0,
+        epsilon: float = 1e-7,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+    ) -> None:
+        super().__init__(learning_rate, decay)
+        for label, beta in (("beta_1", beta_1), ("beta_2", beta_2)):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"xact.Adam: {label} must be in [0, 1), got {beta!r}")
+        self.epsilon = float(epsilon)
+        self.beta_1 = float(beta_1)
+        self.beta_2 = float(beta_2)
+
+    def _updated(self, name, value, gradient, state):  # type: ignore[no-untyped-def]
+        xp = namespace_of(value)
+        momentum = state.get(f"{name}.m", xp.zeros_like(value))
+        cache = state.get(f"{name}.v", xp.zeros_like(value))
+        momentum = self.beta_1 * momentum + (1.0 - self.beta_1) * gradient
+        cache = self.beta_2 * cache + (1.0 - self.beta_2) * gradient * gradient
+        state[f"{name}.m"], state[f"{name}.v"] = momentum, cache
+        t = self.iterations + 1
+        corrected_momentum = momentum / (1.0 - self.beta_1**t)
+        corrected_cache = cache / (1.0 - self.beta_2**t)
+        return value - self.current_learning_rate * corrected_momentum / (
+            xp.sqrt(corrected_cache) + self.epsilon
+        )
