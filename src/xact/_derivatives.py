@@ -116,8 +116,8 @@ def hard_sigmoid_vjp(xp: Namespace, x: Array, y: Array, d: Array) -> Array:
 
 
 def hard_swish_vjp(xp: Namespace, x: Array, y: Array, d: Array) -> Array:
-    middle = xp.where(xp.abs(x) <= 3.0, x, 0.0)
-    return xp.where(x < -3.0, 0.0, xp.where(x <= 3.0, d * (middle / 3.0 + 0.5), d))
+    middle = xp.where((x > -3.0) & (x < 3.0), x, 0.0)
+    return xp.where(x <= -3.0, 0.0, xp.where(x < 3.0, d * (middle / 3.0 + 0.5), d))
 
 
 def tanh_vjp(xp: Namespace, x: Array, y: Array, d: Array) -> Array:

@@ -19,6 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from ._kinks import minus_abs, negative_part, positive_part
 from ._namespace import Array, Namespace, finfo_of, log_smallest_normal
 from ._special import erfc_pair, erfc_wide, has_float64
 from ._special import tanh as accurate_tanh
@@ -66,7 +67,7 @@ def leaky_relu_math(xp: Namespace, x: Array, negative_slope: float) -> Array:
 
 
 def elu_math(xp: Namespace, x: Array, alpha: float, scale: float = 1.0) -> Array:
-    negative = xp.expm1(xp.minimum(x, 0.0))
+    negative = xp.expm1(negative_part(xp, x))
     return xp.where(x > 0, _scaled(xp, x, scale), (scale * alpha) * negative)
 
 
@@ -83,11 +84,11 @@ def selu_math(xp: Namespace, x: Array) -> Array:
 
 
 def celu_math(xp: Namespace, x: Array, alpha: float) -> Array:
-    return xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0.0) / alpha))
+    return xp.where(x > 0, x, alpha * xp.expm1(negative_part(xp, x) / alpha))
 
 
 def sigmoid_math(xp: Namespace, x: Array) -> Array:
-    e = xp.exp(-xp.abs(x))
+    e = xp.exp(minus_abs(xp, x))
     return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
@@ -118,16 +119,16 @@ def _times_exp(
 
 def silu_math(xp: Namespace, x: Array) -> Array:
     x = xp.maximum(x, _exp_floor(xp, x.dtype))
-    e = xp.exp(-xp.abs(x))
+    e = xp.exp(minus_abs(xp, x))
     positive = x / (1.0 + e)
-    negative = _times_exp(xp, x, xp.minimum(x, 0.0)) / (1.0 + e)
+    negative = _times_exp(xp, x, negative_part(xp, x)) / (1.0 + e)
     return xp.where(x >= 0, positive, negative)
 
 
 def tanh_softplus(xp: Namespace, x: Array) -> Array:
     """tanh(softplus(x)): n / (n + 2), n = u (u + 2), u = e^x for x <= 0;
     (1 + 2w) / (1 + 2w + 2w^2), w = e^-x for x > 0."""
-    e = xp.exp(-xp.abs(x))
+    e = xp.exp(minus_abs(xp, x))
     n = e * (e + 2.0)
     two_w = 2.0 * e
     positive = (1.0 + two_w) / ((1.0 + two_w) + two_w * e)
@@ -138,9 +139,9 @@ def mish_math(xp: Namespace, x: Array) -> Array:
     # tanh(softplus(x)) = n / (n + 2) with n = u (u + 2), u = e^x (x <= 0);
     # = (1 + 2w) / (1 + 2w + 2w^2) with w = e^-x (x > 0).
     x = xp.maximum(x, _exp_floor(xp, x.dtype))
-    e = xp.exp(-xp.abs(x))
+    e = xp.exp(minus_abs(xp, x))
     n = e * (e + 2.0)
-    negative = _times_exp(xp, x, xp.minimum(x, 0.0)) * ((e + 2.0) / (n + 2.0))
+    negative = _times_exp(xp, x, negative_part(xp, x)) * ((e + 2.0) / (n + 2.0))
     two_w = 2.0 * e
     positive = x * ((1.0 + two_w) / ((1.0 + two_w) + two_w * e))
     return xp.where(x > 0, positive, negative)
@@ -157,8 +158,8 @@ def softplus_math(xp: Namespace, x: Array, beta: float) -> Array:
         bx = beta * x
         _, bx_lo = two_product(xp, xp.full_like(x, beta), clamped)
     negative_lo = xp.where(bx >= 0, -bx_lo, bx_lo)
-    e = exp_pair(xp, -xp.abs(bx), negative_lo)
-    value = xp.maximum(bx, 0.0) + xp.log1p(e)
+    e = exp_pair(xp, minus_abs(xp, bx), negative_lo)
+    value = positive_part(xp, bx) + xp.log1p(e)
     return value if beta == 1.0 else value / beta
 
 
@@ -178,9 +179,10 @@ def hard_sigmoid_math(xp: Namespace, x: Array) -> Array:
 
 
 def hard_swish_math(xp: Namespace, x: Array) -> Array:
-    middle = xp.where(xp.abs(x) <= 3.0, x, 0.0)
+    # PyTorch's kinks: slope 0 at -3, slope 1 at 3
+    middle = xp.where((x > -3.0) & (x < 3.0), x, 0.0)
     return xp.where(
-        x < -3.0, 0.0, xp.where(x <= 3.0, middle * ((middle + 3.0) / 6.0), x)
+        x <= -3.0, 0.0, xp.where(x < 3.0, middle * ((middle + 3.0) / 6.0), x)
     )
 
 
@@ -216,8 +218,8 @@ def squareplus_math(xp: Namespace, x: Array, b: float) -> Array:
     # (x + sqrt(x^2 + b)) / 2; for x < 0 the equal b / (2 (sqrt(x^2 + b) - x)),
     # free of cancellation. hypot avoids overflow of x^2.
     root = xp.hypot(x, math.sqrt(b))
-    positive = xp.maximum(x, 0.0) / 2 + root / 2
-    negative = (b / 4) / (root / 2 - xp.minimum(x, 0.0) / 2)
+    positive = positive_part(xp, x) / 2 + root / 2
+    negative = (b / 4) / (root / 2 - negative_part(xp, x) / 2)
     return xp.where(x >= 0, positive, negative)
 
 
@@ -257,8 +259,8 @@ def _gelu_tanh(xp: Namespace, x: Array) -> Array:
     arg, arg_lo = two_product(xp, xp.full_like(xc, c_hi), inner)
     arg_lo = arg_lo + c_hi * inner_lo + c_lo * inner
     # x sigmoid(arg): x / (1 + e^-arg) for arg >= 0, x e^arg / (1 + e^arg) else
-    negative_hi = xp.minimum(arg, 0.0)
+    negative_hi = negative_part(xp, arg)
     negative_lo = xp.where(arg < 0, arg_lo, 0.0)
-    e = exp_pair(xp, -xp.abs(arg), xp.where(arg >= 0, -arg_lo, arg_lo))
+    e = exp_pair(xp, minus_abs(xp, arg), xp.where(arg >= 0, -arg_lo, arg_lo))
     negative = _times_exp(xp, xc, negative_hi, negative_lo) / (1.0 + e)
     return xp.where(arg >= 0, x / (1.0 + e), negative)

@@ -26,6 +26,7 @@ from ._namespace import (
     is_numpy,
     is_torch,
 )
+from ._kinks import minus_abs
 from ._twofold import two_product, two_sum
 
 __all__ = [
@@ -106,7 +107,7 @@ def erfc_pair_generic(
     if isinstance(multiplier, float):
         multiplier = xp.full_like(hi, multiplier)
     negative = hi < 0
-    z = xp.clip(xp.abs(hi), 0.0, _Z_SATURATED)
+    z = xp.clip(-minus_abs(xp, hi), 0.0, _Z_SATURATED)
     z_lo = xp.where(negative, -lo, lo)
     z_lo = xp.where(z < _Z_SATURATED, z_lo, 0.0)
     # t + t_lo = 2 / (2 + z + z_lo) to about twice the working precision
@@ -230,6 +231,6 @@ def tanh(xp: Namespace, x: Array) -> Array:
     """
     if not is_jax(xp):
         return xp.tanh(x)
-    e = xp.exp(-2.0 * xp.abs(x))
+    e = xp.exp(2.0 * minus_abs(xp, x))
     saturating = xp.sign(x) * ((1.0 - e) / (1.0 + e))
     return xp.where(xp.abs(x) >= 0.55, saturating, xp.tanh(x))

@@ -63,7 +63,7 @@ class Activation:
             )
         self.options: dict[str, Any] = {**self._entry.defaults, **options}
         # validate the options now, with the function's own checks
-        probe = np.zeros((1, 2)) if self._entry.along_axis else np.zeros(1)
+        probe = np.zeros((2, 2)) if self._entry.along_axis else np.zeros(1)
         self._entry.function(probe, **self.options)
         self.inputs: Array | None = None
         self.output: Array | None = None
