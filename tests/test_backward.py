@@ -7,9 +7,9 @@ from __future__ import annotations
 import array_api_compat
 import numpy as np
 import pytest
-from conftest import to_numpy
 
 import xact
+from conftest import to_numpy
 from xact._registry import ACTIVATIONS
 from xact.layers import LAYERS
 

@@ -34,6 +34,7 @@ __all__ = [
     "is_numpy",
     "is_torch",
     "namespace_of",
+    "namespace_of_array",
     "resolve",
     "resolve_one",
     "rounding_barrier",
@@ -74,6 +75,14 @@ def namespace_of(x: object) -> Namespace | None:
     anything else that is not an array of a supported library."""
     xp = _namespace_of(x)
     return None if xp is _NOT_AN_ARRAY else xp
+
+
+def namespace_of_array(x: Array) -> Namespace:
+    """The namespace of an array xact created (an internal invariant)."""
+    xp = _namespace_of(x)
+    if xp is None or xp is _NOT_AN_ARRAY:
+        raise TypeError(f"xact: expected an array, got {type(x).__name__}")
+    return xp
 
 
 def _type_names(values: Sequence[object]) -> str:

@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable
 from functools import lru_cache
 
+from ._kinks import minus_abs
 from ._namespace import (
     Array,
     Namespace,
@@ -26,7 +27,6 @@ from ._namespace import (
     is_numpy,
     is_torch,
 )
-from ._kinks import minus_abs
 from ._twofold import two_product, two_sum
 
 __all__ = [

@@ -23,7 +23,8 @@ def _check_counts(fname: str, samples: object, classes: object) -> tuple[int, in
             or value < 1
         ):
             raise ValueError(
-                f"xact.datasets.{fname}: {label} must be a positive integer, got {value!r}"
+                f"xact.datasets.{fname}: {label} must be a positive integer, "
+                f"got {value!r}"
             )
     return int(samples), int(classes)  # type: ignore[call-overload]
 

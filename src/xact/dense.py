@@ -13,7 +13,7 @@ from ._namespace import (
     array_device,
     as_namespace,
     default_float,
-    namespace_of,
+    namespace_of_array,
     resolve,
     to_host,
 )
@@ -143,12 +143,9 @@ class Dense:
         target = as_namespace(xp) if xp is not None else self._xp
         if target is None:
             target = as_namespace(np)
-        if dtype is None:
-            dtype = (
-                self.weights.dtype
-                if self.weights is not None and target is self._xp
-                else None
-            )
+        if dtype is None and self.weights is not None:
+            # keep the precision: float64 parameters stay float64 in the target
+            dtype = getattr(target, str(self.weights.dtype).rsplit(".", 1)[-1])
         if dtype is None:
             dtype = default_float(target, device)
         if isinstance(dtype, str):
@@ -225,5 +222,5 @@ class Dense:
         from .losses import categorical_crossentropy
 
         per_sample = categorical_crossentropy(y_true, y_pred, reduction="none")
-        xp = namespace_of(per_sample)
+        xp = namespace_of_array(per_sample)
         return xp.mean(per_sample), per_sample

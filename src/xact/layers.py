@@ -73,7 +73,8 @@ class Activation:
         changed = {
             k: v for k, v in self.options.items() if v != self._entry.defaults[k]
         }
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+        arguments = ", ".join(f"{k}={v!r}" for k, v in changed.items())
+        return f"{type(self).__name__}({arguments})"
 
     def forward(self, x: Any) -> Array:
         """Apply the activation; keep ``inputs`` and ``output``."""

@@ -28,7 +28,8 @@ def accuracy(y_true: Any, y_pred: Any) -> Array:
     Examples
     --------
     >>> import numpy as np, xact
-    >>> float(xact.metrics.accuracy(np.array([0, 1]), np.array([[0.9, 0.1], [0.8, 0.2]])))
+    >>> scores = np.array([[0.9, 0.1], [0.8, 0.2]])
+    >>> float(xact.metrics.accuracy(np.array([0, 1]), scores))
     0.5
     """
     xp, (t, p) = resolve("metrics.accuracy", y_true, y_pred, floating=False)

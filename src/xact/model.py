@@ -78,7 +78,8 @@ class Sequential:
         if isinstance(loss, str):
             if loss not in LOSSES:
                 raise ValueError(
-                    f"xact.Sequential: unknown loss {loss!r}; known: {', '.join(LOSSES)}"
+                    f"xact.Sequential: unknown loss {loss!r}; "
+                    f"known: {', '.join(LOSSES)}"
                 )
             return LOSSES[loss]()
         if not isinstance(loss, Loss):
@@ -134,11 +135,13 @@ class Sequential:
         loss = self._loss(loss)
         if not isinstance(optimizer, Optimizer):
             raise TypeError(
-                f"xact.Sequential.fit: optimizer must be an Optimizer, got {optimizer!r}"
+                "xact.Sequential.fit: optimizer must be an Optimizer, "
+                f"got {optimizer!r}"
             )
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise ValueError(
-                f"xact.Sequential.fit: epochs must be a positive integer, got {epochs!r}"
+                "xact.Sequential.fit: epochs must be a positive integer, "
+                f"got {epochs!r}"
             )
         xp, (X, y) = resolve("Sequential.fit", X, y, floating=False)
         n = X.shape[0]
@@ -159,7 +162,13 @@ class Sequential:
         epochs_range: Iterable[int] = range(epochs)
         bar = None
         if progress:
-            from tqdm.auto import tqdm
+            try:
+                from tqdm.auto import tqdm
+            except ImportError as error:
+                raise ImportError(
+                    "xact.Sequential.fit: progress=True needs tqdm "
+                    "(pip install 'xact-activations[progress]')"
+                ) from error
 
             bar = tqdm(epochs_range, desc="fit", unit="epoch")
             epochs_range = bar

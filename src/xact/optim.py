@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._namespace import Array, namespace_of
+from ._namespace import Array, namespace_of_array
 
 __all__ = ["SGD", "Adagrad", "Adam", "Optimizer", "RMSprop"]
 
@@ -86,7 +86,7 @@ class SGD(Optimizer):
             return value - lr * gradient
         velocity = state.get(name)
         if velocity is None:
-            velocity = namespace_of(value).zeros_like(value)
+            velocity = namespace_of_array(value).zeros_like(value)
         velocity = self.momentum * velocity - lr * gradient
         state[name] = velocity
         return value + velocity
@@ -102,7 +102,7 @@ class Adagrad(Optimizer):
         self.epsilon = float(epsilon)
 
     def _updated(self, name, value, gradient, state):  # type: ignore[no-untyped-def]
-        xp = namespace_of(value)
+        xp = namespace_of_array(value)
         cache = state.get(name, xp.zeros_like(value)) + gradient * gradient
         state[name] = cache
         return value - self.current_learning_rate * gradient / (
@@ -128,7 +128,7 @@ class RMSprop(Optimizer):
         self.rho = float(rho)
 
     def _updated(self, name, value, gradient, state):  # type: ignore[no-untyped-def]
-        xp = namespace_of(value)
+        xp = namespace_of_array(value)
         cache = state.get(name, xp.zeros_like(value))
         cache = self.rho * cache + (1.0 - self.rho) * gradient * gradient
         state[name] = cache
@@ -158,7 +158,7 @@ class Adam(Optimizer):
         self.beta_2 = float(beta_2)
 
     def _updated(self, name, value, gradient, state):  # type: ignore[no-untyped-def]
-        xp = namespace_of(value)
+        xp = namespace_of_array(value)
         momentum = state.get(f"{name}.m", xp.zeros_like(value))
         cache = state.get(f"{name}.v", xp.zeros_like(value))
         momentum = self.beta_1 * momentum + (1.0 - self.beta_1) * gradient
