@@ -199,6 +199,7 @@ class Sequential:
                 bar.set_postfix(
                     loss=f"{history['loss'][-1]:.4f}",
                     acc=f"{history['accuracy'][-1]:.3f}",
+                    refresh=False,
                 )
         return history
 
