@@ -10,7 +10,7 @@ import importlib
 from dataclasses import dataclass, field
 from importlib import metadata
 
-__all__ = ["BACKENDS", "Backend", "available", "probe"]
+__all__ = ["BACKENDS", "Backend", "available", "probe", "select"]
 
 BACKENDS = ("numpy", "array_api_strict", "torch", "jax", "dask", "cupy")
 
@@ -102,3 +102,27 @@ def probe(name: str) -> Backend:
 def available() -> dict[str, Backend]:
     """Every known backend, probed, in a fixed order."""
     return {name: probe(name) for name in BACKENDS}
+
+
+def select(name: str | None = None) -> tuple[str, object]:
+    """The backend to run on and its module (``numpy``, ``cupy``, ``torch``...).
+
+    `name`, else the ``XACT_BACKEND`` environment variable, else CuPy when a
+    CUDA device is usable, else NumPy. Raises ``ValueError`` for an unknown or
+    unusable backend. JAX gets float64 enabled.
+    """
+    import os
+
+    choice = name or os.environ.get("XACT_BACKEND") or None
+    if choice is None:
+        choice = "cupy" if probe("cupy").usable else "numpy"
+    status = probe(choice)  # ValueError for an unknown name
+    if not status.usable:
+        raise ValueError(
+            f"xact.backends: backend {choice} is not usable here: {status.reason}"
+        )
+    if choice == "jax":
+        import jax
+
+        jax.config.update("jax_enable_x64", True)  # type: ignore[no-untyped-call]
+    return choice, importlib.import_module(_MODULES[choice])

@@ -23,28 +23,13 @@ from .layers import LAYERS
 
 __all__ = ["main"]
 
-_NAMESPACE_MODULES = {
-    "numpy": "numpy",
-    "array_api_strict": "array_api_strict",
-    "torch": "torch",
-    "jax": "jax.numpy",
-    "dask": "dask.array",
-    "cupy": "cupy",
-}
-
 
 class UsageError(Exception):
     """A bad command line: one line on stderr, exit code 2."""
 
 
 def _namespace(name: str) -> Any:
-    import importlib
-
-    if name == "jax":
-        import jax
-
-        jax.config.update("jax_enable_x64", True)  # type: ignore[no-untyped-call]
-    return as_namespace(importlib.import_module(_NAMESPACE_MODULES[name]))
+    return as_namespace(backends.select(name)[1])
 
 
 def _default_device(name: str) -> Any:
@@ -267,17 +252,14 @@ def _print_table(results: dict[str, dict[str, str]], columns: list[str]) -> None
 # --------------------------------------------------------------- xact spiral
 
 
-def _default_spiral_backend() -> str:
-    return "cupy" if backends.probe("cupy").usable else "numpy"
-
-
 def spiral(args: argparse.Namespace) -> int:
     from . import datasets, optim
     from .layers import ReLU, Softmax
     from .model import Sequential
 
-    name = args.backend or _default_spiral_backend()
-    _usable([name])
+    if args.backend:
+        _usable([args.backend])
+    name, _ = backends.select(args.backend)
     if args.plot:
         try:
             import matplotlib  # noqa: F401

@@ -1,0 +1,66 @@
+"""The command line, run as a user would (a subprocess), on this machine."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+def xact(*args: str, check_rc: int | None = 0) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "xact", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if check_rc is not None:
+        assert result.returncode == check_rc, result.stdout + result.stderr
+    return result
+
+
+def test_info_lists_every_backend():
+    out = xact("info").stdout
+    assert out.startswith("xact ")
+    for name in ("numpy", "array_api_strict", "torch", "jax", "dask", "cupy"):
+        assert f"  {name} " in out
+    assert "numpy" in out and "usable on cpu" in out
+
+
+@pytest.mark.parametrize("command", ["info", "check", "spiral"])
+def test_help(command):
+    assert "usage: xact" in xact(command, "--help").stdout
+
+
+def test_check_passes_on_numpy_and_prints_a_table():
+    out = xact("check", "--backend", "numpy").stdout
+    assert "numpy float64" in out
+    assert "gelu backward" in out and "Dense forward/backward" in out
+    assert "all checks passed" in out
+
+
+def test_unknown_or_unusable_backend_is_one_line_and_exit_2():
+    result = xact("check", "--backend", "tensorflow", check_rc=2)
+    assert result.stderr.count("\n") == 1
+    assert "unknown backend 'tensorflow'" in result.stderr
+    from xact.backends import probe
+
+    unusable = next((n for n in ("cupy", "torch", "jax") if not probe(n).usable), None)
+    if unusable is None:  # pragma: no cover - a machine with everything usable
+        return
+    result = xact("spiral", "--backend", unusable, check_rc=2)
+    assert f"backend {unusable} is not usable here" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_spiral_trains_and_plots(tmp_path):
+    png = tmp_path / "spiral.png"
+    out = xact("spiral", "--backend", "numpy", "--quiet", "--plot", str(png)).stdout
+    accuracy = float(out.split("final accuracy ")[1].split(",")[0])
+    assert accuracy >= 0.90
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bad_epochs_exit_2():
+    assert "epochs" in xact("spiral", "--epochs", "0", check_rc=2).stderr
