@@ -89,7 +89,7 @@ def plot_decision_regions(
 
 
 def plot_activations(path: str | None = None, *, names: list[str] | None = None) -> Any:
-    """Every elementwise activation and its derivative on [-5, 5], in a grid.
+    """Every elementwise activation and its derivative on [-6, 7], in a grid.
 
     Derivatives come from the layers' backward passes.
     """
@@ -105,7 +105,7 @@ def plot_activations(path: str | None = None, *, names: list[str] | None = None)
     figure, axes = plt.subplots(
         rows, columns, figsize=(3 * columns, 2.4 * rows), sharex=True, squeeze=False
     )
-    x = np.linspace(-5, 5, 801)
+    x = np.linspace(-6, 7, 1041)
     for axis, entry in zip(axes.ravel(), entries, strict=False):
         layer = LAYERS[entry.layer]()
         y = layer(x)
@@ -115,7 +115,7 @@ def plot_activations(path: str | None = None, *, names: list[str] | None = None)
         axis.axhline(0, color="grey", linewidth=0.5)
         axis.axvline(0, color="grey", linewidth=0.5)
         axis.set_title(entry.name)
-        axis.set_ylim(-2.5, 5.5)
+        axis.set_ylim(-2.5, 7.5)
     for axis in axes.ravel()[len(entries) :]:
         axis.set_visible(False)
     axes[0, 0].legend(loc="upper left")
