@@ -66,6 +66,14 @@ class Optimizer:
         raise NotImplementedError
 
 
+def _rms_step(
+    value: Array, gradient: Array, cache: Array, learning_rate: float, epsilon: float
+) -> Array:
+    """``value - lr * gradient / (sqrt(cache) + epsilon)`` (Adagrad, RMSprop)."""
+    xp = namespace_of_array(value)
+    return value - learning_rate * gradient / (xp.sqrt(cache) + epsilon)
+
+
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum.
 
@@ -102,11 +110,10 @@ class Adagrad(Optimizer):
         self.epsilon = float(epsilon)
 
     def _updated(self, name, value, gradient, state):  # type: ignore[no-untyped-def]
-        xp = namespace_of_array(value)
-        cache = state.get(name, xp.zeros_like(value)) + gradient * gradient
+        cache = state.get(name, 0.0) + gradient * gradient
         state[name] = cache
-        return value - self.current_learning_rate * gradient / (
-            xp.sqrt(cache) + self.epsilon
+        return _rms_step(
+            value, gradient, cache, self.current_learning_rate, self.epsilon
         )
 
 
@@ -128,12 +135,10 @@ class RMSprop(Optimizer):
         self.rho = float(rho)
 
     def _updated(self, name, value, gradient, state):  # type: ignore[no-untyped-def]
-        xp = namespace_of_array(value)
-        cache = state.get(name, xp.zeros_like(value))
-        cache = self.rho * cache + (1.0 - self.rho) * gradient * gradient
+        cache = self.rho * state.get(name, 0.0) + (1.0 - self.rho) * gradient * gradient
         state[name] = cache
-        return value - self.current_learning_rate * gradient / (
-            xp.sqrt(cache) + self.epsilon
+        return _rms_step(
+            value, gradient, cache, self.current_learning_rate, self.epsilon
         )
 
 
