@@ -25,7 +25,7 @@ def test_info_lists_every_backend():
     assert out.startswith("xact ")
     for name in ("numpy", "array_api_strict", "torch", "jax", "dask", "cupy"):
         assert f"  {name} " in out
-    assert "numpy" in out and "usable on cpu" in out
+    assert "usable on cpu" in out
 
 
 @pytest.mark.parametrize("command", ["info", "check", "spiral"])
@@ -36,7 +36,8 @@ def test_help(command):
 def test_check_passes_on_numpy_and_prints_a_table():
     out = xact("check", "--backend", "numpy").stdout
     assert "numpy float64" in out
-    assert "gelu backward" in out and "Dense forward/backward" in out
+    assert "gelu backward" in out
+    assert "Dense forward/backward" in out
     assert "all checks passed" in out
 
 
