@@ -92,7 +92,7 @@ def mish_vjp(xp: Namespace, x: Array, y: Array, d: Array) -> Array:
 
 
 def softplus_vjp(xp: Namespace, x: Array, y: Array, d: Array, beta: float) -> Array:
-    s, _ = _sigmoid_both(xp, beta * x)
+    s, _ = _sigmoid_both(xp, beta * xp.clip(x, -1e4 / abs(beta), 1e4 / abs(beta)))
     return d * s
 
 
@@ -138,10 +138,11 @@ soft_shrink_vjp = hard_shrink_vjp
 
 def squareplus_vjp(xp: Namespace, x: Array, y: Array, d: Array, b: float) -> Array:
     # (1 + x/r)/2 = (r + x)/(2r); for x < 0 that is b / (2 r (r - x))
+    if b == 0.0:  # the positive part
+        return xp.where(x > 0, d, 0.0)
     root = xp.hypot(x, math.sqrt(b))
-    safe_root = xp.where(root == 0, 1.0, root)
-    positive = 0.5 + (xp.maximum(x, 0.0) / safe_root) / 2
-    negative = (b / 2) / (safe_root * (safe_root - xp.minimum(x, 0.0)))
+    positive = 0.5 + (xp.maximum(x, 0.0) / root) / 2
+    negative = (b / 4) / root / (root / 2 - xp.minimum(x, 0.0) / 2)
     return d * xp.where(x >= 0, positive, negative)
 
 

@@ -63,7 +63,7 @@ def relu6_math(xp: Namespace, x: Array) -> Array:
 
 
 def leaky_relu_math(xp: Namespace, x: Array, negative_slope: float) -> Array:
-    return xp.where(x > 0, x, negative_slope * x)
+    return xp.where(x > 0, x, negative_slope * negative_part(xp, x))
 
 
 def elu_math(xp: Namespace, x: Array, alpha: float, scale: float = 1.0) -> Array:
@@ -151,16 +151,18 @@ def softplus_math(xp: Namespace, x: Array, beta: float) -> Array:
     # log(1 + e^(b x)) / b = (max(bx, 0) + log1p(e^-|bx|)) / b, with bx carried
     # as an exact pair so that exp does not amplify its rounding.
     if beta == 1.0:
-        bx, bx_lo = x, xp.zeros_like(x)
-    else:
-        bound = safe_split_bound(xp, x.dtype) / max(abs(beta), 1.0)
-        clamped = xp.clip(x, -bound, bound)
-        bx = beta * x
-        _, bx_lo = two_product(xp, xp.full_like(x, beta), clamped)
-    negative_lo = xp.where(bx >= 0, -bx_lo, bx_lo)
-    e = exp_pair(xp, minus_abs(xp, bx), negative_lo)
-    value = positive_part(xp, bx) + xp.log1p(e)
-    return value if beta == 1.0 else value / beta
+        return positive_part(xp, x) + xp.log1p(xp.exp(minus_abs(xp, x)))
+    # Beyond |x| = bound, beta * x would overflow: there the result is x (when
+    # beta x > 0) or 0 to every digit.
+    bound = safe_split_bound(xp, x.dtype) / max(abs(beta), 1.0)
+    beyond = xp.abs(x) > bound
+    inside = xp.where(beyond, 0.0, x)
+    bx = beta * inside
+    _, bx_lo = two_product(xp, xp.full_like(x, beta), inside)
+    e = exp_pair(xp, minus_abs(xp, bx), xp.where(bx >= 0, -bx_lo, bx_lo))
+    value = (positive_part(xp, bx) + xp.log1p(e)) / beta
+    limit = xp.where((x > 0) == (beta > 0), x, 0.0)
+    return xp.where(beyond, limit, value)
 
 
 def log_sigmoid_math(xp: Namespace, x: Array) -> Array:
@@ -217,6 +219,8 @@ def soft_shrink_math(xp: Namespace, x: Array, lambd: float) -> Array:
 def squareplus_math(xp: Namespace, x: Array, b: float) -> Array:
     # (x + sqrt(x^2 + b)) / 2; for x < 0 the equal b / (2 (sqrt(x^2 + b) - x)),
     # free of cancellation. hypot avoids overflow of x^2.
+    if b == 0.0:  # (x + |x|)/2: the positive part, without 0/0 at 0
+        return positive_part(xp, x)
     root = xp.hypot(x, math.sqrt(b))
     positive = positive_part(xp, x) / 2 + root / 2
     negative = (b / 4) / (root / 2 - negative_part(xp, x) / 2)

@@ -13,6 +13,7 @@ from ._namespace import (
     array_device,
     as_namespace,
     default_float,
+    ensure_array,
     namespace_of_array,
     resolve,
     to_host,
@@ -140,12 +141,15 @@ class Dense:
 
         Values are kept; moving between libraries goes through the host.
         """
-        target = as_namespace(xp) if xp is not None else self._xp
+        target: Namespace = as_namespace(xp) if xp is not None else self._xp
         if target is None:
             target = as_namespace(np)
+        if device is None and self.weights is not None and target is self._xp:
+            device = array_device(self.weights)  # a dtype change stays on the device
         if dtype is None and self.weights is not None:
             # keep the precision: float64 parameters stay float64 in the target
-            dtype = getattr(target, str(self.weights.dtype).rsplit(".", 1)[-1])
+            name = str(self.weights.dtype).rsplit(".", 1)[-1]
+            dtype = getattr(target, name, None)
         if dtype is None:
             dtype = default_float(target, device)
         if isinstance(dtype, str):
@@ -223,4 +227,4 @@ class Dense:
 
         per_sample = categorical_crossentropy(y_true, y_pred, reduction="none")
         xp = namespace_of_array(per_sample)
-        return xp.mean(per_sample), per_sample
+        return ensure_array(xp, xp.mean(per_sample)), per_sample

@@ -16,7 +16,16 @@ from typing import Any
 import array_api_extra as xpx
 import numpy as np
 
-from ._namespace import Array, Namespace, ensure_array, is_numpy, resolve
+from ._namespace import (
+    Array,
+    Namespace,
+    array_device,
+    compute_dtype,
+    default_float,
+    ensure_array,
+    is_numpy,
+    resolve,
+)
 from ._twofold import exp_pair
 from .softmax import log_softmax_math, softmax_math
 
@@ -118,7 +127,7 @@ class _Spec:
 
 
 def _cce_terms(xp: Namespace, t: Array, p: Array, eps: float) -> Array:
-    return -t * xp.log(xp.clip(p, eps, 1.0 - eps))
+    return xp.where(t == 0, 0.0, -t * xp.log(xp.clip(p, eps, 1.0 - eps)))
 
 
 def _cce_derivative(xp: Namespace, t: Array, p: Array, eps: float) -> Array:
@@ -134,7 +143,8 @@ def _smoothed(t: Array, label_smoothing: float) -> Array:
 
 def _sce_terms(xp: Namespace, t: Array, z: Array, label_smoothing: float) -> Array:
     log_p = log_softmax_math(xp, z, z.ndim - 1, None)
-    return -_smoothed(t, label_smoothing) * log_p
+    q = _smoothed(t, label_smoothing)
+    return xp.where(q == 0, 0.0, -q * log_p)  # a -inf logit with no target: 0
 
 
 def _sce_derivative(xp: Namespace, t: Array, z: Array, label_smoothing: float) -> Array:
@@ -145,7 +155,9 @@ def _sce_derivative(xp: Namespace, t: Array, z: Array, label_smoothing: float) -
 
 def _bce_terms(xp: Namespace, t: Array, p: Array, eps: float) -> Array:
     p = xp.clip(p, eps, 1.0 - eps)
-    return -(t * xp.log(p) + (1.0 - t) * xp.log1p(-p))
+    positive = xp.where(t == 0, 0.0, t * xp.log(p))
+    negative = xp.where(t == 1, 0.0, (1.0 - t) * xp.log1p(-p))
+    return -(positive + negative)
 
 
 def _bce_derivative(xp: Namespace, t: Array, p: Array, eps: float) -> Array:
@@ -185,7 +197,8 @@ def _mae_derivative(xp: Namespace, t: Array, p: Array) -> Array:
 
 def _huber_terms(xp: Namespace, t: Array, p: Array, delta: float) -> Array:
     r = xp.abs(p - t)
-    return xp.where(r <= delta, 0.5 * r * r, delta * (r - 0.5 * delta))
+    small = xp.where(r <= delta, r, 0.0)  # no overflow in the branch not taken
+    return xp.where(r <= delta, 0.5 * small * small, delta * (r - 0.5 * delta))
 
 
 def _huber_derivative(xp: Namespace, t: Array, p: Array, delta: float) -> Array:
@@ -261,11 +274,19 @@ def _check_reduction(fname: str, reduction: str) -> None:
         )
 
 
-def _prepare(spec: _Spec, y_true: Any, y_pred: Any) -> tuple[Namespace, Array, Array]:
+def _prepare(
+    spec: _Spec, y_true: Any, y_pred: Any
+) -> tuple[Namespace, Array, Array, Any]:
+    """Namespace, dense targets, predictions (half precision widened to
+    float32) and the dtype results are returned in."""
     xp, (t, p) = resolve(spec.name, y_true, y_pred, floating=False)
     if not xp.isdtype(p.dtype, "real floating"):
-        p = xp.astype(p, xp.float64 if hasattr(xp, "float64") else xp.float32)
-    return xp, spec.targets(spec.name, xp, t, p), p
+        p = xp.astype(p, default_float(xp, array_device(p)))
+    dtype = p.dtype
+    work = compute_dtype(xp, dtype)  # half precision: computed in float32
+    if work != dtype:
+        p = xp.astype(p, work)
+    return xp, spec.targets(spec.name, xp, t, p), p, dtype
 
 
 def _per_sample(xp: Namespace, spec: _Spec, terms: Array) -> Array:
@@ -303,15 +324,16 @@ def _gradient(
 def _loss(name: str, y_true: Any, y_pred: Any, reduction: str, **options: Any) -> Array:
     spec = SPECS[name]
     _check_reduction(name, reduction)
-    xp, t, p = _prepare(spec, y_true, y_pred)
-    return _reduce(
+    xp, t, p, dtype = _prepare(spec, y_true, y_pred)
+    value = _reduce(
         xp, _per_sample(xp, spec, spec.terms(xp, t, p, **options)), reduction
     )
+    return value if value.dtype == dtype else xp.astype(value, dtype)
 
 
 def _probability_eps(fname: str, eps: float) -> float:
-    if not 0.0 <= eps < 0.5:
-        raise ValueError(f"xact.{fname}: eps must be in [0, 0.5), got {eps!r}")
+    if not 0.0 < eps < 0.5:
+        raise ValueError(f"xact.{fname}: eps must be in (0, 0.5), got {eps!r}")
     return float(eps)
 
 
@@ -436,14 +458,15 @@ class Loss:
         self.y_pred: Array | None = None
         self.output: Array | None = None
         self.dinputs: Array | None = None
-        self._xp: Namespace | None = None
+        self._xp: Any = None
+        self._dtype: Any = None
 
     def forward(self, y_true: Any, y_pred: Any) -> Array:
         spec = SPECS[self.name]
-        xp, t, p = _prepare(spec, y_true, y_pred)
+        xp, t, p, self._dtype = _prepare(spec, y_true, y_pred)
         self._xp, self.y_true, self.y_pred = xp, t, p
         per_sample = _per_sample(xp, spec, spec.terms(xp, t, p, **self.options))
-        self.output = _reduce(xp, per_sample, self.reduction)
+        self.output = xp.astype(_reduce(xp, per_sample, self.reduction), self._dtype)
         return self.output
 
     __call__ = forward
@@ -452,9 +475,10 @@ class Loss:
         if self.y_pred is None:
             raise RuntimeError(f"xact.{type(self).__name__}.backward: call it first")
         spec = SPECS[self.name]
-        self.dinputs = _gradient(
+        gradient = _gradient(
             self._xp, spec, self.y_true, self.y_pred, self.reduction, self.options
         )
+        self.dinputs = self._xp.astype(gradient, self._dtype)
         return self.dinputs
 
 

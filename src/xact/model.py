@@ -185,7 +185,8 @@ class Sequential:
                     xb, yb = xp.take(X, rows, axis=0), xp.take(y, rows, axis=0)
                 count = xb.shape[0]
                 value = self.train_step(xb, yb, loss, optimizer)
-                total_loss = total_loss + value * count
+                batch_total = value if loss.reduction == "sum" else value * count
+                total_loss = total_loss + batch_total
                 total_correct = (
                     total_correct + accuracy(yb, self.layers[-1].output) * count
                 )

@@ -22,6 +22,7 @@ from ._namespace import (
     array_device,
     compute_dtype,
     ensure_array,
+    finfo_of,
     namespace_of,
     resolve_one,
 )
@@ -47,7 +48,16 @@ def shifted_exponentials(
     if where is not None:
         x = xp.where(where, x, -xp.inf)
     maximum = xp.max(x, axis=axis, keepdims=True)
+    # A row whose maximum is +inf: its +inf entries share the mass (the limit),
+    # the rest get none.
+    infinite_row = maximum == xp.inf
+    only_infinities = xp.where(x == xp.inf, 0.0, xp.full_like(x, -xp.inf))
+    x = xp.where(infinite_row, only_infinities, x)
     shift = xp.where(xp.isfinite(maximum), maximum, 0.0)
+    # x - shift below -max overflows; clamp it there (exp gives 0 either way).
+    largest = float(finfo_of(xp, x.dtype).max)
+    lowest = xp.where(shift > 0, shift - largest, -largest)
+    x = xp.where(x == -xp.inf, x, xp.maximum(x, lowest))
     hi = x - shift
     finite = xp.isfinite(hi)
     _, lo = two_sum(xp, xp.where(finite, x, 0.0), -shift)
@@ -57,7 +67,8 @@ def shifted_exponentials(
     n_maxima = xp.sum(xp.astype(at_maximum, x.dtype), axis=axis, keepdims=True)
     rest = xp.sum(xp.where(at_maximum, 0.0, exponentials), axis=axis, keepdims=True)
     excess = xp.where(n_maxima > 0, (n_maxima - 1.0) + rest, 0.0)
-    return Shifted(hi, lo, exponentials, xp.log1p(excess), maximum)
+    log_total = xp.where(xp.isnan(maximum), maximum, xp.log1p(excess))  # NaN: row NaN
+    return Shifted(hi, lo, exponentials, log_total, maximum)
 
 
 def softmax_math(xp: Namespace, x: Array, axis: int, where: Array | None) -> Array:
