@@ -16,35 +16,8 @@ import numpy as np
 from ._namespace import Array, compute_dtype, ensure_array, resolve
 from ._registry import ACTIVATIONS, entry
 
-__all__ = [
-    "CELU",
-    "ELU",
-    "GELU",
-    "GLU",
-    "SELU",
-    "Activation",
-    "HardShrink",
-    "HardSigmoid",
-    "HardSwish",
-    "HardTanh",
-    "Identity",
-    "LeakyReLU",
-    "LogSigmoid",
-    "LogSoftmax",
-    "Mish",
-    "ReLU",
-    "ReLU6",
-    "SiLU",
-    "Sigmoid",
-    "SoftShrink",
-    "Softmax",
-    "Softmin",
-    "Softplus",
-    "Softsign",
-    "Squareplus",
-    "Tanh",
-    "TanhShrink",
-]
+# the registry names the layer classes, in table order
+__all__ = ["LAYERS", "Activation", *(entry.layer for entry in ACTIVATIONS)]
 
 
 class Activation:
