@@ -3,6 +3,8 @@ and each backend's native kernel against it."""
 
 from __future__ import annotations
 
+import math
+
 import mpmath
 import numpy as np
 import pytest
@@ -69,3 +71,11 @@ def test_accurate_tanh_matches_generic_tanh(xp, asarray):
     with mpmath.workdps(40):
         exact = tuple(mpmath.tanh(mpmath.mpf(float(v))) for v in z)
     assert np.nanmax(ulp_errors(ours, exact, np.float64)) <= 2.5
+
+
+def test_native_relu_matches_generic(xp, asarray):
+    x = asarray([-math.inf, -2.0, -0.0, 0.0, 1e-300, 3.0, math.inf, math.nan])
+    native = to_numpy(_special.relu(xp, x))
+    generic = to_numpy(_special.relu_generic(xp, x))
+    np.testing.assert_array_equal(native, generic)
+    assert native.dtype == generic.dtype

@@ -22,6 +22,7 @@ import numpy as np
 from ._kinks import minus_abs, negative_part, positive_part
 from ._namespace import Array, Namespace, finfo_of, log_smallest_normal
 from ._special import erfc_pair, erfc_wide, has_float64
+from ._special import relu as fast_relu
 from ._special import tanh as accurate_tanh
 from ._twofold import constant_pair, exp_pair, safe_split_bound, two_product, two_sum
 
@@ -51,7 +52,7 @@ def _largest_unsaturated(bits: int, scale: float) -> float:
 
 
 def relu_math(xp: Namespace, x: Array) -> Array:
-    return xp.where(x <= 0, 0.0, x)
+    return fast_relu(xp, x)
 
 
 def hard_tanh_math(xp: Namespace, x: Array, min_val: float, max_val: float) -> Array:

@@ -32,6 +32,7 @@ __all__ = [
     "is_dask",
     "is_jax",
     "is_numpy",
+    "is_strict",
     "is_torch",
     "namespace_of",
     "namespace_of_array",

@@ -32,6 +32,7 @@ from ._namespace import (
     is_dask,
     is_jax,
     is_numpy,
+    is_strict,
     is_torch,
 )
 from ._twofold import two_product, two_sum
@@ -43,6 +44,8 @@ __all__ = [
     "erfc_wide",
     "has_float64",
     "native_erfc",
+    "relu",
+    "relu_generic",
     "tanh",
 ]
 
@@ -241,3 +244,29 @@ def tanh(xp: Namespace, x: Array) -> Array:
     e = xp.exp(2.0 * minus_abs(xp, x))
     saturating = xp.sign(x) * ((1.0 - e) / (1.0 + e))
     return xp.where(xp.abs(x) >= 0.55, saturating, xp.tanh(x))
+
+
+def relu(xp: Namespace, x: Array) -> Array:
+    """max(x, 0) with relu'(0) = 0 under autodiff, NaN propagating.
+
+    ``where(x <= 0, 0, x)`` is the generic form, but ``where`` on a random mask
+    runs at a quarter of memory speed on CPU. Libraries without autodiff
+    (NumPy, CuPy, Dask, array-api-strict) take ``maximum``; PyTorch and JAX
+    take their own relu, whose derivative at 0 is also 0.
+    """
+    if is_torch(xp):
+        import torch
+
+        return torch.relu(x)
+    if is_jax(xp):
+        import jax
+
+        return jax.nn.relu(x)
+    if is_numpy(xp) or is_cupy(xp) or is_dask(xp) or is_strict(xp):
+        return xp.maximum(x, 0.0)
+    return relu_generic(xp, x)
+
+
+def relu_generic(xp: Namespace, x: Array) -> Array:
+    """The standard-only relu (``where``), the reference for :func:`relu`."""
+    return xp.where(x <= 0, 0.0, x)
