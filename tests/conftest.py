@@ -19,6 +19,7 @@ import pytest
 from array_api_extra.testing import patch_lazy_xp_functions
 
 import xact
+from xact._namespace import to_host
 from xact.backends import probe
 
 
@@ -233,19 +234,8 @@ def asarray(xp: Any, device: Any) -> Callable[..., Any]:
 
 
 def to_numpy(x: Any) -> np.ndarray:
-    """Host NumPy copy of an array of any backend (tests only)."""
-    if hasattr(x, "compute"):
-        x = x.compute()
-    module = type(x).__module__
-    if module.startswith("torch"):
-        return x.detach().cpu().numpy()
-    if module.startswith("cupy"):
-        return x.get()
-    if module.startswith("array_api_strict"):
-        import array_api_strict
-
-        return np.from_dlpack(x.to_device(array_api_strict.Device("CPU_DEVICE")))
-    return np.asarray(x)
+    """Host NumPy copy of an array of any backend (xact's own conversion)."""
+    return to_host(x)
 
 
 PUBLIC_FUNCTIONS = [*xact.names(), "logsumexp"]

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__, backends, losses
-from ._namespace import as_namespace, to_host
+from ._namespace import array_device, as_namespace, to_host
 from ._registry import ACTIVATIONS
 from .dense import Dense
 from .layers import LAYERS
@@ -84,8 +84,6 @@ def _upstream(shape: Sequence[int]) -> np.ndarray:
 
 def _like(xp: Any, values: np.ndarray, x: Any) -> Any:
     """``values`` on x's backend, device and dtype."""
-    from ._namespace import array_device
-
     return xp.astype(xp.asarray(values, device=array_device(x)), x.dtype)
 
 
@@ -149,7 +147,7 @@ def _loss_check(name: str) -> Check:
             ]
         )
         ours = losses.LOSSES[name]()
-        device_target = xp.asarray(target, device=_device_of(x))
+        device_target = xp.asarray(target, device=array_device(x))
         if target.dtype.kind == "f":
             device_target = xp.astype(device_target, x.dtype)
         value = ours(device_target, _like(xp, prediction, x))
@@ -159,12 +157,6 @@ def _loss_check(name: str) -> Check:
         return result, expected
 
     return check
-
-
-def _device_of(x: Any) -> Any:
-    from ._namespace import array_device
-
-    return array_device(x)
 
 
 def _all_checks() -> dict[str, Check]:
