@@ -30,15 +30,23 @@ class Backend(Enum):
     NUMPY_READONLY = "numpy:readonly"
     ARRAY_API_STRICT = "array_api_strict"
     ARRAY_API_STRICT_DEVICE1 = "array_api_strict:device1"
+    ARRAY_API_STRICT_NO_FLOAT64 = "array_api_strict:no_float64"
     TORCH = "torch"
     TORCH_CUDA = "torch:cuda"
     JAX = "jax"
+    JAX_X32 = "jax:x32"
     DASK = "dask"
     CUPY = "cupy"
 
     @property
     def library(self) -> str:
         return self.value.split(":")[0]
+
+    @property
+    def has_float64(self) -> bool:
+        """Whether the backend's test device has float64 (JAX with x64 off and
+        array-api-strict's no_float64 device do not)."""
+        return self not in (Backend.JAX_X32, Backend.ARRAY_API_STRICT_NO_FLOAT64)
 
 
 def _requested() -> set[str] | None:
@@ -128,16 +136,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
             f"usable on {', '.join(status.devices)}" if status.usable else status.reason
         )
         lines.append(f"xact backend {name} {status.version or ''}: {state}")
-    if not _torch_has_cuda():
-        lines.append("xact backend torch:cuda: not in the matrix (no CUDA device)")
     return lines
 
 
 def _params() -> list[Any]:
     params = []
     for backend in Backend:
-        if backend == Backend.TORCH_CUDA and not _torch_has_cuda():
-            continue  # a device variant, listed in the report header
         marks = []
         if not _selected(backend):
             marks.append(
@@ -162,7 +166,7 @@ def library(request: pytest.FixtureRequest) -> Backend:
     status = probe(backend.library)
     if not status.usable:
         pytest.skip(f"{backend.value}: {status.reason}")
-    if backend == Backend.TORCH_CUDA and len(status.devices) < 2:
+    if backend == Backend.TORCH_CUDA and not _torch_has_cuda():
         pytest.skip("torch:cuda: no CUDA device")
     return backend
 
@@ -171,7 +175,7 @@ def library(request: pytest.FixtureRequest) -> Backend:
 def xp(library: Backend, request: pytest.FixtureRequest) -> Iterator[Any]:
     """The array namespace of the current backend (array-api-compat wrapped).
 
-    On JAX (float64 enabled) every function tagged in the test module runs
+    On JAX (float64 enabled, or off for ``jax:x32``, JAX's default) every function tagged in the test module runs
     under ``jax.jit``; on Dask it must not compute.
     """
     import array_api_compat
@@ -187,7 +191,7 @@ def xp(library: Backend, request: pytest.FixtureRequest) -> Iterator[Any]:
     elif library.library == "jax":
         import jax
 
-        jax.config.update("jax_enable_x64", True)
+        jax.config.update("jax_enable_x64", library != Backend.JAX_X32)
         import jax.numpy as namespace  # type: ignore[no-redef]
     elif library.library == "torch":
         import torch
@@ -204,8 +208,14 @@ def xp(library: Backend, request: pytest.FixtureRequest) -> Iterator[Any]:
         namespace = array_api_compat.array_namespace(cupy.empty(0))
     else:
         namespace = array_api_compat.array_namespace(np.empty(0))
-    with patch_lazy_xp_functions(request, xp=namespace):
-        yield namespace
+    try:
+        with patch_lazy_xp_functions(request, xp=namespace):
+            yield namespace
+    finally:
+        if library == Backend.JAX_X32:
+            import jax
+
+            jax.config.update("jax_enable_x64", True)
 
 
 @pytest.fixture
@@ -215,18 +225,43 @@ def device(library: Backend, xp: Any) -> Any:
     shows up as a device mismatch."""
     if library == Backend.ARRAY_API_STRICT_DEVICE1:
         return xp.Device("device1")
+    if library == Backend.ARRAY_API_STRICT_NO_FLOAT64:
+        return xp.Device("no_float64")
     if library == Backend.TORCH_CUDA:
         return "cuda"
     return None
 
 
+def dtype_or_skip(xp: Any, library: Backend, name: str) -> Any:
+    """``xp.<name>``, or a skip where the test device does not have it."""
+    if name == "float64" and not library.has_float64:
+        pytest.skip(f"{library.value}: no float64 on this device")
+    return getattr(xp, name)
+
+
 @pytest.fixture
-def asarray(xp: Any, device: Any) -> Callable[..., Any]:
-    """``asarray(values, dtype)`` on the test device of the current backend."""
+def float_dtypes(xp: Any, library: Backend) -> list[Any]:
+    """The real floating dtypes of the test device: float32, float64 where
+    the device has it, and the half types the library has."""
+    dtypes = [xp.float32] + ([xp.float64] if library.has_float64 else [])
+    names = ["float16"] if library.library != "array_api_strict" else []
+    if library.library in ("torch", "jax"):
+        names.append("bfloat16")
+    return dtypes + [getattr(xp, n) for n in names if hasattr(xp, n)]
+
+
+@pytest.fixture
+def asarray(xp: Any, library: Backend, device: Any) -> Callable[..., Any]:
+    """``asarray(values, dtype)`` on the test device of the current backend.
+
+    The default dtype is float64; a test that needs it is skipped, with that
+    reason, on a device without float64."""
 
     def make(values: Any, dtype: Any = None) -> Any:
         if dtype is None:
-            dtype = xp.float64
+            dtype = dtype_or_skip(xp, library, "float64")
+        elif dtype == xp.float64 and not library.has_float64:
+            dtype = dtype_or_skip(xp, library, "float64")
         values = np.array(values, copy=True)  # never share the caller's buffer
         return xp.asarray(values, dtype=dtype, device=device)
 

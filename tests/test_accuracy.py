@@ -14,8 +14,9 @@ import pytest
 from array_api_extra.testing import lazy_xp_function
 
 import xact
-from conftest import PUBLIC_FUNCTIONS, to_numpy
-from oracle import REFERENCES, exact_values, ulp_errors
+from conftest import PUBLIC_FUNCTIONS, dtype_or_skip, to_numpy
+from oracle import Case, cases, describe_worst, exact, ulp_errors
+from xact._registry import ACTIVATIONS
 
 lazy_xp_modules = [xact]
 for _name in PUBLIC_FUNCTIONS:
@@ -25,42 +26,43 @@ ELEMENTWISE_ULP_BOUND = 4.0
 SOFTMAX_ULP_BOUND = 8.0
 DTYPES = ["float32", "float64"]
 
+# every elementwise activation of the registry, at its defaults and off them
+CASES = cases({e.name: e.defaults for e in ACTIVATIONS if not e.along_axis})
 
-def _call(name: str, x: object) -> object:
-    if name == "gelu_tanh":
-        return xact.gelu(x, approximate="tanh")
-    return getattr(xact, name)(x)
+
+def jax_flushed(library, reference, dtype):
+    """XLA on CPU flushes subnormal inputs and intermediates to zero (a
+    property of the backend, documented by XLA): the points to leave out there,
+    subnormal inputs and results within a factor 2 of the underflow threshold."""
+    if library.library != "jax":
+        return np.zeros(len(reference.xs), dtype=bool)
+    tiny = float(np.finfo(dtype).smallest_normal)
+    flushed = (np.abs(reference.xs) < tiny) & (reference.xs != 0)
+    flushed |= np.abs(reference.hi) < 2 * tiny
+    return flushed
+
+
+def check_within(errors, bound, result, reference, label):
+    assert np.any(np.isfinite(errors)), f"{label}: no point was checked"
+    assert np.nanmax(errors) <= bound, describe_worst(errors, result, reference, label)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name", sorted(REFERENCES))
-def test_elementwise_within_4_ulp(xp, library, asarray, name, dtype):
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_elementwise_within_4_ulp(xp, library, asarray, case: Case, dtype):
     np_dtype = getattr(np, dtype)
-    xs, exact = exact_values(name, np_dtype)
-    result = to_numpy(_call(name, asarray(xs, getattr(xp, dtype))))
+    xp_dtype = dtype_or_skip(xp, library, dtype)
+    reference = exact("value", case, np_dtype)
+    result = to_numpy(getattr(xact, case.name)(asarray(reference.xs, xp_dtype), **case.kwargs))
     assert result.dtype == np_dtype
-    errors = ulp_errors(result, exact, np_dtype)
-    if library.library == "jax":
-        # XLA on CPU flushes subnormal inputs and intermediates to zero (a
-        # property of the backend, documented by XLA): leave out subnormal
-        # inputs and results within a factor 2 of the underflow threshold.
-        tiny = float(np.finfo(np_dtype).smallest_normal)
-        flushed = (np.abs(xs) < tiny) & (xs != 0)
-        flushed |= np.array([abs(e) < 2 * tiny for e in exact])
-        errors[flushed] = np.nan
-    worst = int(np.nanargmax(errors))
-    assert errors[worst] <= ELEMENTWISE_ULP_BOUND, (
-        f"{name}({xs[worst]!r}) = {result[worst]!r}, "
-        f"exact {mpmath.nstr(exact[worst], 20)}: "
-        f"{errors[worst]:.2f} ULP"
-    )
+    errors = ulp_errors(result, reference, np_dtype)
+    errors[jax_flushed(library, reference, np_dtype)] = np.nan
+    check_within(errors, ELEMENTWISE_ULP_BOUND, result, reference, case.id)
     # Where the exact value is 0, the result is 0; where it is beyond the
     # largest float, the result is infinite; elsewhere it is finite.
-    zero = np.array([e == 0 for e in exact])
-    assert np.all(result[zero] == 0)
-    huge = np.array([abs(e) > float(np.finfo(np_dtype).max) for e in exact])
-    assert np.all(np.isinf(result[huge]))
-    assert np.all(np.isfinite(result[~huge]))
+    assert np.all(result[reference.zero] == 0), case.id
+    assert np.all(np.isinf(result[reference.huge])), case.id
+    assert np.all(np.isfinite(result[~reference.huge])), case.id
 
 
 def _softmax_exact(row: np.ndarray, kind: str) -> list[mpmath.mpf]:

@@ -24,7 +24,18 @@ from ._namespace import Array, Namespace, finfo_of, log_smallest_normal
 from ._special import erfc_pair, erfc_wide, has_float64
 from ._special import relu as fast_relu
 from ._special import tanh as accurate_tanh
-from ._twofold import constant_pair, exp_pair, safe_split_bound, two_product, two_sum
+from ._twofold import (
+    at_least,
+    at_most,
+    below,
+    constant_pair,
+    exceeds,
+    exp_pair,
+    safe_split_bound,
+    two_product,
+    two_product_by_constant,
+    two_sum,
+)
 
 SELU_ALPHA = 1.6732632423543772
 SELU_SCALE = 1.0507009873554805
@@ -56,7 +67,12 @@ def relu_math(xp: Namespace, x: Array) -> Array:
 
 
 def hard_tanh_math(xp: Namespace, x: Array, min_val: float, max_val: float) -> Array:
-    return xp.where(x <= min_val, min_val, xp.where(x >= max_val, max_val, x))
+    # compared with the exact parameters; the clip values round once
+    return xp.where(
+        at_most(xp, x, min_val),
+        min_val,
+        xp.where(at_least(xp, x, max_val), max_val, x),
+    )
 
 
 def relu6_math(xp: Namespace, x: Array) -> Array:
@@ -64,7 +80,18 @@ def relu6_math(xp: Namespace, x: Array) -> Array:
 
 
 def leaky_relu_math(xp: Namespace, x: Array, negative_slope: float) -> Array:
-    return xp.where(x > 0, x, negative_slope * negative_part(xp, x))
+    return xp.where(x > 0, x, _times_constant(xp, negative_part(xp, x), negative_slope))
+
+
+def _times_constant(xp: Namespace, x: Array, c: float) -> Array:
+    """c * x, saturating to ±inf without an overflow warning."""
+    if abs(c) <= 1.0:
+        return c * x
+    limit = _largest_unsaturated(finfo_of(xp, x.dtype).bits, abs(c))
+    inside = c * xp.clip(x, -limit, limit)
+    infinity = xp.full_like(x, math.copysign(math.inf, c))
+    saturated = xp.where(x > 0, infinity, -infinity)
+    return xp.where(xp.abs(x) > limit, saturated, inside)
 
 
 def elu_math(xp: Namespace, x: Array, alpha: float, scale: float = 1.0) -> Array:
@@ -85,7 +112,15 @@ def selu_math(xp: Namespace, x: Array) -> Array:
 
 
 def celu_math(xp: Namespace, x: Array, alpha: float) -> Array:
-    return xp.where(x > 0, x, alpha * xp.expm1(negative_part(xp, x) / alpha))
+    # alpha * expm1(x / alpha) for x <= 0, with x / alpha kept >= -100 (where
+    # expm1 is -1 in every dtype) so that it cannot overflow; where x / alpha
+    # is below the precision (or underflows) the value is x itself.
+    largest = float(finfo_of(xp, x.dtype).max)
+    negative = xp.maximum(negative_part(xp, x), max(-100.0 * alpha, -largest))
+    u = negative / alpha
+    tiny = float(finfo_of(xp, x.dtype).eps)
+    value = xp.where(xp.abs(u) < tiny, negative, alpha * xp.expm1(u))
+    return xp.where(x > 0, x, value)
 
 
 def sigmoid_math(xp: Namespace, x: Array) -> Array:
@@ -98,24 +133,50 @@ def _exp_floor(xp: Namespace, dtype: object) -> float:
     return 2 * log_smallest_normal(xp, dtype) - 64
 
 
+# ln 2 to ~106 bits
+_LN2 = (0.6931471805599453, 2.3190468138462996e-17)
+
+
 def _times_exp(
     xp: Namespace, factor: Array, hi: Array, lo: Array | None = None
 ) -> Array:
-    """factor * exp(hi + lo) for hi <= 0, without losing bits to subnormals.
-
-    Where exp(hi) is subnormal but the product is not, it is computed as
-    (factor * h) * h with h = exp((hi + lo) / 2). With a low part the limit is
-    higher: exp(hi) * lo must stay normal, or a backend that flushes
-    subnormals to zero (XLA on CPU) drops the correction.
-    """
-    deep = log_smallest_normal(xp, hi.dtype) + 1.0
+    """factor * exp(hi + lo) for hi <= 0, without losing bits to subnormals."""
     if lo is None:
+        # where exp(hi) is subnormal but the product is not: (factor h) h,
+        # h = exp(hi / 2)
+        deep = log_smallest_normal(xp, hi.dtype) + 1.0
         return xp.where(
             hi < deep, (factor * xp.exp(hi / 2)) * xp.exp(hi / 2), factor * xp.exp(hi)
         )
-    deep -= math.log(float(finfo_of(xp, hi.dtype).eps)) - 1.0
-    half = exp_pair(xp, hi / 2, lo / 2)
-    return xp.where(hi < deep, (factor * half) * half, factor * exp_pair(xp, hi, lo))
+    return _exp_product(xp, hi, lo, factor=factor)
+
+
+def _exp_product(
+    xp: Namespace,
+    hi: Array,
+    lo: Array,
+    *,
+    factor: Array | None = None,
+    divisor: float = 1.0,
+) -> Array:
+    """factor * exp(hi + lo) / divisor for hi <= 0 and |lo| <= ulp(hi).
+
+    Where exp(hi) * lo would not be a normal number (a backend that flushes
+    subnormals, XLA on CPU, drops it there) the exponent is lifted by
+    C = k ln 2, with k half the dtype's exponent range, as an exact pair:
+    exp(hi + lo) = exp((hi + C) + lo') * 2^-k, and the power of two is exact.
+    """
+    info = finfo_of(xp, hi.dtype)
+    deep = log_smallest_normal(xp, hi.dtype) + 2.0 - math.log(float(info.eps))
+    k = round(math.log2(float(info.max))) // 2
+    c_hi, c_lo = constant_pair(k * _LN2[0], k * _LN2[1], xp, hi.dtype)
+    lifted, lifted_lo = two_sum(xp, hi, c_hi)
+    lifted_lo = lifted_lo + (lo + c_lo)
+    lift = hi < deep
+    e = exp_pair(xp, xp.where(lift, lifted, hi), xp.where(lift, lifted_lo, lo))
+    value = e if factor is None else factor * e
+    value = value / divisor if divisor != 1.0 else value
+    return xp.where(lift, value * 2.0**-k, value)
 
 
 def silu_math(xp: Namespace, x: Array) -> Array:
@@ -149,21 +210,32 @@ def mish_math(xp: Namespace, x: Array) -> Array:
 
 
 def softplus_math(xp: Namespace, x: Array, beta: float) -> Array:
-    # log(1 + e^(b x)) / b = (max(bx, 0) + log1p(e^-|bx|)) / b, with bx carried
-    # as an exact pair so that exp does not amplify its rounding.
+    # log(1 + e^(bx)) / b = [x if bx > 0] + log1p(e^-|bx|) / b: the linear part
+    # is x itself (no rounding), and bx = beta * x is carried as an exact pair,
+    # the rounding of beta to the dtype included, since exp multiplies the
+    # error of its argument by |bx|.
     if beta == 1.0:
         return positive_part(xp, x) + xp.log1p(xp.exp(minus_abs(xp, x)))
-    # Beyond |x| = bound, beta * x would overflow: there the result is x (when
-    # beta x > 0) or 0 to every digit.
-    bound = safe_split_bound(xp, x.dtype) / max(abs(beta), 1.0)
-    beyond = xp.abs(x) > bound
-    inside = xp.where(beyond, 0.0, x)
-    bx = beta * inside
-    _, bx_lo = two_product(xp, xp.full_like(x, beta), inside)
-    e = exp_pair(xp, minus_abs(xp, bx), xp.where(bx >= 0, -bx_lo, bx_lo))
-    value = (positive_part(xp, bx) + xp.log1p(e)) / beta
-    limit = xp.where((x > 0) == (beta > 0), x, 0.0)
-    return xp.where(beyond, limit, value)
+    info = finfo_of(xp, x.dtype)
+    beta_hi, beta_lo = constant_pair(beta, 0.0, xp, x.dtype)
+    # within `reach` the pair is exact; beyond it |bx| is huge (the log term is
+    # 0) or beta is tiny (the term needs no pair)
+    far = min(float(info.max) / (2 * abs(beta_hi)), float(info.max))
+    reach = min(safe_split_bound(xp, x.dtype), far)
+    near = xp.clip(x, -reach, reach)
+    product, product_lo = two_product_by_constant(xp, near, beta_hi)
+    product_lo = product_lo + beta_lo * near
+    beyond = xp.abs(x) > reach
+    bx = xp.where(beyond, beta_hi * xp.clip(x, -far, far), product)
+    bx_lo = xp.where(beyond, 0.0, product_lo)
+    down, down_lo = minus_abs(xp, bx), xp.where(bx >= 0, -bx_lo, bx_lo)
+    linear = xp.where(bx > 0, x, 0.0)
+    # log1p(E) = E to the last bit once E < eps: then (1/b) E, kept exact where
+    # E is subnormal but E / b is not
+    tail = xp.log1p(exp_pair(xp, down, down_lo)) / beta
+    small = down < math.log(float(info.eps)) - 1.0
+    deep = _exp_product(xp, down, down_lo, divisor=beta)
+    return linear + xp.where(small, deep, tail)
 
 
 def log_sigmoid_math(xp: Namespace, x: Array) -> Array:
@@ -209,12 +281,19 @@ def tanh_shrink_math(xp: Namespace, x: Array) -> Array:
 
 
 def hard_shrink_math(xp: Namespace, x: Array, lambd: float) -> Array:
-    return xp.where((x >= -lambd) & (x <= lambd), 0.0, x)
+    inside = at_least(xp, x, -lambd) & at_most(xp, x, lambd)
+    return xp.where(inside, 0.0, x)
 
 
 def soft_shrink_math(xp: Namespace, x: Array, lambd: float) -> Array:
+    # x -/+ lambd with lambd = hi + lo exact: (x - hi) is exact near the kink
+    hi, lo = constant_pair(lambd, 0.0, xp, x.dtype)
     inside = xp.where(xp.isnan(x), x, 0.0)
-    return xp.where(x > lambd, x - lambd, xp.where(x < -lambd, x + lambd, inside))
+    above = (x - hi) - lo
+    under = (x + hi) + lo
+    return xp.where(
+        exceeds(xp, x, lambd), above, xp.where(below(xp, x, -lambd), under, inside)
+    )
 
 
 def squareplus_math(xp: Namespace, x: Array, b: float) -> Array:

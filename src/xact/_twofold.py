@@ -9,11 +9,24 @@ TwoSum, Dekker's split and product), so they run on every backend.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._namespace import Array, Namespace, finfo_of, rounding_barrier
 
-__all__ = ["constant_pair", "exp_pair", "safe_split_bound", "two_product", "two_sum"]
+__all__ = [
+    "at_least",
+    "at_most",
+    "below",
+    "constant_pair",
+    "exceeds",
+    "exp_pair",
+    "safe_split_bound",
+    "two_product",
+    "two_product_by_constant",
+    "two_sum",
+]
 
 
 def two_sum(xp: Namespace, a: Array | float, b: Array) -> tuple[Array, Array]:
@@ -73,3 +86,59 @@ def exp_pair(xp: Namespace, hi: Array, lo: Array) -> Array:
     """``exp(hi + lo)`` for ``|lo| <= ulp(hi)``: ``exp(hi) * (1 + lo)``."""
     e = xp.exp(hi)
     return e + e * lo
+
+
+def _split_constant(c: float, xp: Namespace, dtype: object) -> tuple[float, float]:
+    """``c = hi + lo`` exactly, each with at most half of ``dtype``'s mantissa
+    bits (Dekker's split done once, in Python, for a constant)."""
+    if c == 0.0:
+        return 0.0, 0.0
+    half = (round(-np.log2(float(finfo_of(xp, dtype).eps))) + 1) // 2
+    mantissa, exponent = math.frexp(c)
+    hi = math.ldexp(round(mantissa * 2.0**half), exponent - half)
+    return hi, c - hi
+
+
+def two_product_by_constant(xp: Namespace, a: Array, c: float) -> tuple[Array, Array]:
+    """``p, e`` with ``p = fl(a * c)`` and ``a * c = p + e`` exactly, for a
+    constant ``c`` representable in ``a``'s dtype (of any magnitude).
+
+    ``c`` is split in Python, so only ``a`` is split on the device. Exact when
+    ``|a|`` is at most :func:`safe_split_bound` and ``|a * c|`` at most half the
+    largest float.
+    """
+    c_hi, c_lo = _split_constant(c, xp, a.dtype)
+    a_hi, a_lo = _split(xp, a, _splitter(xp, a.dtype))
+    p = rounding_barrier(xp, a * c)
+    e = ((a_hi * c_hi - p) + a_hi * c_lo + a_lo * c_hi) + a_lo * c_lo
+    return p, e
+
+
+# Exact comparisons of an array with a Python float (an exact parameter):
+# ``value = hi + lo`` with ``hi`` its nearest number in the array's dtype, so
+# ``x > value`` is ``x >= hi`` when ``value < hi`` and ``x > hi`` otherwise.
+# NaN compares False, as with the operators.
+
+
+def exceeds(xp: Namespace, x: Array, value: float) -> Array:
+    """``x > value`` exactly."""
+    hi, lo = constant_pair(value, 0.0, xp, x.dtype)
+    return x >= hi if lo < 0 else x > hi
+
+
+def below(xp: Namespace, x: Array, value: float) -> Array:
+    """``x < value`` exactly."""
+    hi, lo = constant_pair(value, 0.0, xp, x.dtype)
+    return x <= hi if lo > 0 else x < hi
+
+
+def at_least(xp: Namespace, x: Array, value: float) -> Array:
+    """``x >= value`` exactly."""
+    hi, lo = constant_pair(value, 0.0, xp, x.dtype)
+    return x > hi if lo > 0 else x >= hi
+
+
+def at_most(xp: Namespace, x: Array, value: float) -> Array:
+    """``x <= value`` exactly."""
+    hi, lo = constant_pair(value, 0.0, xp, x.dtype)
+    return x < hi if lo < 0 else x <= hi

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _elementwise as m
-from ._namespace import Array, compute_dtype, ensure_array, resolve_one
+from ._namespace import Array, compute_dtype, ensure_array, finfo_of, resolve_one
 
 __all__ = [
     "celu",
@@ -44,15 +44,44 @@ __all__ = [
 
 
 def apply_elementwise(
-    name: str, math: Callable[..., Array], x: Any, *params: Any
+    name: str, math: Callable[..., Array], x: Any, **params: Any
 ) -> Array:
-    """Resolve ``x``, widen half precision, apply ``math(xp, x, *params)``."""
+    """Resolve ``x``, widen half precision, check that the parameters are
+    numbers of the dtype computed in, apply ``math(xp, x, **params)``."""
     xp, x = resolve_one(name, x)
     dtype = x.dtype
     work = compute_dtype(xp, dtype)
+    check_representable(name, params, finfo_of(xp, work), work)
     if work == dtype:
-        return ensure_array(xp, math(xp, x, *params))
-    return xp.astype(math(xp, xp.astype(x, work), *params), dtype)
+        return ensure_array(xp, math(xp, x, **params))
+    return ensure_array(xp, xp.astype(math(xp, xp.astype(x, work), **params), dtype))
+
+
+def check_representable(
+    fname: str, params: dict[str, Any], info: Any, dtype: Any
+) -> None:
+    """A float parameter must be 0 or a normal number of the dtype computed in.
+
+    Parameters are exact values; one that the dtype cannot hold (1e39 in
+    float32, a subnormal) cannot be honoured there, so it is a ``ValueError``
+    rather than an inf, a NaN or a silent loss of bits.
+    """
+    smallest, largest = float(info.smallest_normal), float(info.max)
+    for pname, value in params.items():
+        if not isinstance(value, float) or value == 0.0:
+            continue
+        if not smallest <= abs(value) <= largest:
+            raise ValueError(
+                f"xact.{fname}: {pname}={value!r} is not a normal number of "
+                f"{dtype_name(dtype)} (magnitude {smallest:.3g} to {largest:.3g}), "
+                f"the dtype it is computed in"
+            )
+
+
+def dtype_name(dtype: Any) -> str:
+    """``float32`` for any library's float32 dtype object."""
+    name = getattr(dtype, "name", None) or str(dtype)
+    return str(name).rsplit(".", 1)[-1]
 
 
 def real_parameter(
@@ -133,7 +162,7 @@ def leaky_relu(x: Any, /, *, negative_slope: float = 0.01) -> Array:
     array([-0.01,  0.  ,  2.  ])
     """
     slope = real_parameter("leaky_relu", "negative_slope", negative_slope)
-    return apply_elementwise("leaky_relu", m.leaky_relu_math, x, slope)
+    return apply_elementwise("leaky_relu", m.leaky_relu_math, x, negative_slope=slope)
 
 
 def elu(x: Any, /, *, alpha: float = 1.0) -> Array:
@@ -152,7 +181,7 @@ def elu(x: Any, /, *, alpha: float = 1.0) -> Array:
     array([-0.63212056,  2.        ])
     """
     a = real_parameter("elu", "alpha", alpha)
-    return apply_elementwise("elu", m.elu_math, x, a)
+    return apply_elementwise("elu", m.elu_math, x, alpha=a)
 
 
 def selu(x: Any, /) -> Array:
@@ -184,7 +213,7 @@ def celu(x: Any, /, *, alpha: float = 1.0) -> Array:
     array([-0.78693868,  1.        ])
     """
     a = real_parameter("celu", "alpha", alpha, positive=True)
-    return apply_elementwise("celu", m.celu_math, x, a)
+    return apply_elementwise("celu", m.celu_math, x, alpha=a)
 
 
 def gelu(x: Any, /, *, approximate: str = "none") -> Array:
@@ -211,7 +240,7 @@ def gelu(x: Any, /, *, approximate: str = "none") -> Array:
         raise ValueError(
             f"xact.gelu: approximate must be 'none' or 'tanh', got {approximate!r}"
         )
-    return apply_elementwise("gelu", m.gelu_math, x, approximate)
+    return apply_elementwise("gelu", m.gelu_math, x, approximate=approximate)
 
 
 def silu(x: Any, /) -> Array:
@@ -269,7 +298,7 @@ def softplus(x: Any, /, *, beta: float = 1.0) -> Array:
     array([0.31326169, 0.69314718, 1.31326169])
     """
     b = real_parameter("softplus", "beta", beta, nonzero=True)
-    return apply_elementwise("softplus", m.softplus_math, x, b)
+    return apply_elementwise("softplus", m.softplus_math, x, beta=b)
 
 
 def softsign(x: Any, /) -> Array:
@@ -363,7 +392,7 @@ def hard_tanh(x: Any, /, *, min_val: float = -1.0, max_val: float = 1.0) -> Arra
         raise ValueError(
             f"xact.hard_tanh: min_val must be <= max_val, got {min_val!r} > {max_val!r}"
         )
-    return apply_elementwise("hard_tanh", m.hard_tanh_math, x, lo, hi)
+    return apply_elementwise("hard_tanh", m.hard_tanh_math, x, min_val=lo, max_val=hi)
 
 
 def tanh(x: Any, /) -> Array:
@@ -411,7 +440,7 @@ def hard_shrink(x: Any, /, *, lambd: float = 0.5) -> Array:
     array([-1. ,  0. ,  0.7])
     """
     lam = real_parameter("hard_shrink", "lambd", lambd, nonnegative=True)
-    return apply_elementwise("hard_shrink", m.hard_shrink_math, x, lam)
+    return apply_elementwise("hard_shrink", m.hard_shrink_math, x, lambd=lam)
 
 
 def soft_shrink(x: Any, /, *, lambd: float = 0.5) -> Array:
@@ -426,7 +455,7 @@ def soft_shrink(x: Any, /, *, lambd: float = 0.5) -> Array:
     array([-0.5 ,  0.  ,  0.25])
     """
     lam = real_parameter("soft_shrink", "lambd", lambd, nonnegative=True)
-    return apply_elementwise("soft_shrink", m.soft_shrink_math, x, lam)
+    return apply_elementwise("soft_shrink", m.soft_shrink_math, x, lambd=lam)
 
 
 def squareplus(x: Any, /, *, b: float = 4.0) -> Array:
@@ -446,7 +475,7 @@ def squareplus(x: Any, /, *, b: float = 4.0) -> Array:
     array([0.61803399, 1.        , 1.61803399])
     """
     bb = real_parameter("squareplus", "b", b, nonnegative=True)
-    return apply_elementwise("squareplus", m.squareplus_math, x, bb)
+    return apply_elementwise("squareplus", m.squareplus_math, x, b=bb)
 
 
 def identity(x: Any, /) -> Array:
@@ -502,4 +531,4 @@ def glu(x: Any, /, *, axis: int = -1) -> Array:
             f"xact.glu: the length along axis {axis} must be even, got shape "
             f"{tuple(array.shape)}"
         )
-    return apply_elementwise("glu", glu_math, array, index)
+    return apply_elementwise("glu", glu_math, array, axis=index)
