@@ -56,11 +56,12 @@ def test_elementwise_within_4_ulp(xp, library, asarray, case: Case, dtype):
     result = to_numpy(getattr(xact, case.name)(asarray(reference.xs, xp_dtype), **case.kwargs))
     assert result.dtype == np_dtype
     errors = ulp_errors(result, reference, np_dtype)
-    errors[jax_flushed(library, reference, np_dtype)] = np.nan
+    flushed = jax_flushed(library, reference, np_dtype)
+    errors[flushed] = np.nan
     check_within(errors, ELEMENTWISE_ULP_BOUND, result, reference, case.id)
     # Where the exact value is 0, the result is 0; where it is beyond the
     # largest float, the result is infinite; elsewhere it is finite.
-    assert np.all(result[reference.zero] == 0), case.id
+    assert np.all(result[reference.zero & ~flushed] == 0), case.id
     assert np.all(np.isinf(result[reference.huge])), case.id
     assert np.all(np.isfinite(result[~reference.huge])), case.id
 

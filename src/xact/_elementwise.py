@@ -20,8 +20,14 @@ from functools import lru_cache
 import numpy as np
 
 from ._kinks import minus_abs, negative_part, positive_part
-from ._namespace import Array, Namespace, finfo_of, log_smallest_normal
-from ._special import erfc_pair, erfc_wide, has_float64
+from ._namespace import (
+    Array,
+    Namespace,
+    finfo_of,
+    log_smallest_normal,
+    rounding_barrier,
+)
+from ._special import erfc_pair, erfc_wide, expm1, has_float64
 from ._special import relu as fast_relu
 from ._special import tanh as accurate_tanh
 from ._twofold import (
@@ -95,7 +101,7 @@ def _times_constant(xp: Namespace, x: Array, c: float) -> Array:
 
 
 def elu_math(xp: Namespace, x: Array, alpha: float, scale: float = 1.0) -> Array:
-    negative = xp.expm1(negative_part(xp, x))
+    negative = expm1(xp, negative_part(xp, x))
     return xp.where(x > 0, _scaled(xp, x, scale), (scale * alpha) * negative)
 
 
@@ -119,7 +125,7 @@ def celu_math(xp: Namespace, x: Array, alpha: float) -> Array:
     negative = xp.maximum(negative_part(xp, x), max(-100.0 * alpha, -largest))
     u = negative / alpha
     tiny = float(finfo_of(xp, x.dtype).eps)
-    value = xp.where(xp.abs(u) < tiny, negative, alpha * xp.expm1(u))
+    value = xp.where(xp.abs(u) < tiny, negative, alpha * expm1(xp, u))
     return xp.where(x > 0, x, value)
 
 
@@ -289,8 +295,9 @@ def soft_shrink_math(xp: Namespace, x: Array, lambd: float) -> Array:
     # x -/+ lambd with lambd = hi + lo exact: (x - hi) is exact near the kink
     hi, lo = constant_pair(lambd, 0.0, xp, x.dtype)
     inside = xp.where(xp.isnan(x), x, 0.0)
-    above = (x - hi) - lo
-    under = (x + hi) + lo
+    # the barrier keeps XLA from folding (x - hi) - lo into x - (hi + lo)
+    above = rounding_barrier(xp, x - hi) - lo
+    under = rounding_barrier(xp, x + hi) + lo
     return xp.where(
         exceeds(xp, x, lambd), above, xp.where(below(xp, x, -lambd), under, inside)
     )

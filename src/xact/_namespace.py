@@ -150,6 +150,8 @@ def _as_float_array(
             value = xp.asarray(value, device=device)
         else:
             value = xp.asarray(value)
+    if is_numpy(xp):
+        value = _native_numpy(fname, value)
     dtype = value.dtype
     if xp.isdtype(dtype, "real floating"):
         return value
@@ -162,6 +164,20 @@ def _as_float_array(
     if xp.isdtype(dtype, ("integral", "bool")):
         return xp.astype(value, default_float(xp, array_device(value)))
     raise TypeError(f"xact.{fname}: unsupported dtype {dtype}")
+
+
+def _native_numpy(fname: str, value: Any) -> Any:
+    """A NumPy array in native byte order (big-endian input is computed as
+    native); long double, whose precision xact does not reach, is a TypeError."""
+    dtype = value.dtype
+    if dtype.kind == "f" and dtype.itemsize > 8:
+        raise TypeError(
+            f"xact.{fname}: long double ({dtype}) is not supported: xact computes "
+            f"to float64 precision at most; convert with .astype(numpy.float64)"
+        )
+    if not dtype.isnative:
+        return value.astype(dtype.newbyteorder("="))
+    return value
 
 
 def ensure_array(xp: Namespace, result: Array) -> Array:
