@@ -41,6 +41,35 @@ def test_check_passes_on_numpy_and_prints_a_table():
     assert "all checks passed" in out
 
 
+def test_check_compares_another_backend_with_numpy():
+    # array-api-strict (a test dependency) runs the generic path; NumPy is the
+    # reference, so this row is not a comparison of NumPy with itself
+    out = xact("check", "--backend", "array_api_strict").stdout
+    assert "array_api_strict float64" in out
+    assert "all checks passed" in out
+
+
+def test_check_fails_when_a_backend_is_off_by_a_little(monkeypatch, capsys):
+    """A sigmoid that is off by 1e-9 (relative) on every library but NumPy
+    must make `xact check` fail, naming the function."""
+    import xact._elementwise as math_module
+    from xact import cli
+    from xact._namespace import is_numpy
+
+    exact_sigmoid = math_module.sigmoid_math
+
+    def slightly_off(xp, x):
+        value = exact_sigmoid(xp, x)
+        return value if is_numpy(xp) else value * (1 + 1e-9)
+
+    monkeypatch.setattr(math_module, "sigmoid_math", slightly_off)
+    assert cli.main(["check", "--backend", "array_api_strict"]) == 1
+    out = capsys.readouterr().out
+    sigmoid_row = next(line for line in out.splitlines() if line.startswith("sigmoid "))
+    assert "FAIL" in sigmoid_row
+    assert "check(s) failed" in out
+
+
 def test_unknown_or_unusable_backend_is_one_line_and_exit_2():
     result = xact("check", "--backend", "tensorflow", check_rc=2)
     assert result.stderr.count("\n") == 1

@@ -6,13 +6,16 @@ from __future__ import annotations
 import math
 
 import array_api_compat
+import mpmath
 import numpy as np
 import pytest
 from array_api_extra.testing import lazy_xp_function
 
 import xact
 from conftest import PUBLIC_FUNCTIONS, Backend, to_numpy
+from oracle import VALUES
 from xact._registry import ACTIVATIONS, ALIASES
+from xact._registry import entry as entry_of
 
 lazy_xp_modules = [xact]
 for _name in PUBLIC_FUNCTIONS:
@@ -28,17 +31,9 @@ def call(name, x, **kwargs):
     return getattr(xact, name)(x, **kwargs)
 
 
-def _half_dtypes(xp, library):
-    names = ["float16"] if library.library != "array_api_strict" else []
-    if library.library in ("torch", "jax"):
-        names.append("bfloat16")
-    return [getattr(xp, n) for n in names if hasattr(xp, n)]
-
-
 @pytest.mark.parametrize("name", ALL)
-def test_dtype_and_device_are_kept(xp, library, asarray, name):
-    dtypes = [xp.float32, xp.float64, *_half_dtypes(xp, library)]
-    for dtype in dtypes:
+def test_dtype_and_device_are_kept(xp, library, asarray, float_dtypes, name):
+    for dtype in float_dtypes:
         x = asarray(SAMPLE, dtype)
         y = call(name, x)
         assert y.dtype == dtype, (name, dtype)
@@ -46,14 +41,73 @@ def test_dtype_and_device_are_kept(xp, library, asarray, name):
         assert type(y) is type(x) or library.library == "jax"
 
 
+HALF_BITS = {"float16": (11, -14), "bfloat16": (8, -126)}  # precision, emin
+
+
+def _half_points() -> np.ndarray:
+    values = np.concatenate(
+        [np.linspace(-8.0, 8.0, 161), [-30.0, -12.0, 12.0, 30.0, 0.37, -0.37, 0.01]]
+    )
+    return values.reshape(-1, 6)
+
+
+def _exact_half_reference(name: str, x: np.ndarray) -> np.ndarray:
+    """mpmath values of `name` (defaults) at `x`, rows along the last axis."""
+    with mpmath.workdps(40):
+        rows = [[mpmath.mpf(float(v)) for v in row] for row in x]
+        if name in VALUES:
+            defaults = dict(entry_of(name).defaults)
+            return np.array(
+                [[float(VALUES[name](v, **defaults)) for v in row] for row in rows]
+            )
+        result = []
+        for row in rows:
+            if name in ("softmax", "log_softmax", "logsumexp"):
+                total = mpmath.fsum(mpmath.exp(v) for v in row)
+                out = {
+                    "softmax": [mpmath.exp(v) / total for v in row],
+                    "log_softmax": [v - mpmath.log(total) for v in row],
+                    "logsumexp": [mpmath.log(total)],
+                }[name]
+            elif name == "softmin":
+                total = mpmath.fsum(mpmath.exp(-v) for v in row)
+                out = [mpmath.exp(-v) / total for v in row]
+            else:  # glu
+                half = len(row) // 2
+                out = [
+                    a / (1 + mpmath.exp(-b))
+                    for a, b in zip(row[:half], row[half:], strict=True)
+                ]
+            result.append([float(v) for v in out])
+        return np.array(result)
+
+
 @pytest.mark.parametrize("name", ALL)
-def test_half_precision_is_computed_in_float32(xp, library, asarray, name):
-    for dtype in _half_dtypes(xp, library):
-        x = asarray(SAMPLE, dtype)
-        y = to_numpy(xp.astype(call(name, x), xp.float32))
-        wide = to_numpy(call(name, xp.astype(x, xp.float32)))
-        # one rounding to the half format: within half its ULP (2^-8 for bfloat16)
-        np.testing.assert_allclose(y, wide, rtol=2.0**-7, atol=1e-6)
+def test_half_precision_is_correctly_rounded(xp, library, asarray, float_dtypes, name):
+    """float16/bfloat16: computed in float32 and rounded once, so within 1 ULP
+    of the half type of the exact value (mpmath), wherever that is normal."""
+    halves = [d for d in float_dtypes if d not in (xp.float32, xp.float64)]
+    if not halves:
+        pytest.skip(f"{library.value}: the library has no half-precision dtype")
+    for dtype in halves:
+        dtype_name = next(n for n in HALF_BITS if getattr(xp, n, None) == dtype)
+        bits, emin = HALF_BITS[dtype_name]
+        x = asarray(_half_points(), dtype)
+        points = to_numpy(xp.astype(x, xp.float32)).astype(np.float64)
+        y = call(name, x)
+        assert y.dtype == dtype
+        got = (
+            to_numpy(xp.astype(y, xp.float32))
+            .astype(np.float64)
+            .reshape(len(points), -1)
+        )
+        exact = _exact_half_reference(name, points)
+        normal = np.abs(exact) >= 2.0**emin
+        with np.errstate(divide="ignore"):
+            exponent = np.maximum(np.floor(np.log2(np.abs(exact))), emin)
+        errors = np.abs(got - exact) / 2.0 ** (exponent - bits + 1)
+        worst = np.max(np.where(normal & np.isfinite(exact), errors, 0.0))
+        assert worst <= 1.0, (name, dtype_name, worst)
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -222,8 +276,17 @@ def test_documented_kink_values(xp, asarray, name):
         "leaky_relu": [0, -0.03, 3, 6, 0.5, -0.005],
         "identity": [0, -3, 3, 6, 0.5, -0.5],
     }
-    if name in expected:
+    assert set(expected) <= set(ELEMENTWISE)
+    if name in expected:  # the definitions, by hand
         np.testing.assert_allclose(y, expected[name], rtol=1e-15, atol=0)
+    # every elementwise function against mpmath at its kinks, within 4 ULP
+    defaults = dict(entry_of(name).defaults)
+    with mpmath.workdps(40):
+        exact = [
+            float(VALUES[name](mpmath.mpf(v), **defaults))
+            for v in (0.0, -3.0, 3.0, 6.0, 0.5, -0.5)
+        ]
+    np.testing.assert_allclose(y, exact, rtol=4 * 2.0**-52, atol=0, err_msg=name)
 
 
 @pytest.mark.parametrize(
