@@ -215,15 +215,14 @@ DERIVATIVES: dict[str, Reference] = {
 # --- the cases: every function at its defaults and off them -----------------
 
 PARAMETER_GRID: dict[str, list[dict[str, Any]]] = {
-    "leaky_relu": [
-        {"negative_slope": v} for v in (0.0, 0.2, 1 / 3, 3.7, -0.5, 1e20)
-    ],
+    "leaky_relu": [{"negative_slope": v} for v in (0.0, 0.2, 1 / 3, 3.7, -0.5, 1e20)],
     "elu": [{"alpha": v} for v in (0.1, 1 / 3, 2.0, 3.7)],
     "celu": [{"alpha": v} for v in (0.1, 1 / 3, 3.7, 1e-20, 1e20)],
     "gelu": [{"approximate": "tanh"}],
     "softplus": [{"beta": v} for v in (0.1, 1 / 3, 2.0, 3.7, -2.5, 1e-3, 1e3)],
     "hard_tanh": [
-        {"min_val": lo, "max_val": hi} for lo, hi in ((-2.0, 0.5), (-0.1, 0.1), (0.3, 3.7))
+        {"min_val": lo, "max_val": hi}
+        for lo, hi in ((-2.0, 0.5), (-0.1, 0.1), (0.3, 3.7))
     ],
     "hard_shrink": [{"lambd": v} for v in (0.0, 0.1, 1.0, 3.7)],
     "soft_shrink": [{"lambd": v} for v in (0.0, 0.1, 1.0, 3.7)],
@@ -371,9 +370,7 @@ def _evaluate(reference: Reference, xs: np.ndarray, params: dict[str, Any]) -> A
         values = [+reference(mpf(float(v)), **exact_params) for v in xs]
         hi = np.array([float(v) for v in values])
         lo = np.array([float(v - mpf(h)) for v, h in zip(values, hi, strict=True)])
-        exponent = np.array(
-            [_exponent(v) for v in values]
-        )
+        exponent = np.array([_exponent(v) for v in values])
         magnitude = [abs(v) for v in values]
     return hi, lo, exponent, magnitude
 
@@ -395,7 +392,9 @@ def exact(kind: str, case: Case, dtype: type) -> Exact:
         hi, lo, exponent, magnitude = _evaluate(reference, xs, case.kwargs)
         zero, normal, huge = _classify(magnitude, dtype)
         _CACHE.mkdir(parents=True, exist_ok=True)
-        np.savez(path, hi=hi, lo=lo, exponent=exponent, zero=zero, normal=normal, huge=huge)
+        np.savez(
+            path, hi=hi, lo=lo, exponent=exponent, zero=zero, normal=normal, huge=huge
+        )
     return Exact(xs, hi, lo, exponent, zero, normal, huge)
 
 
@@ -416,9 +415,7 @@ def exact_from_mpf(values: Any, dtype: type, xs: Any = None) -> Exact:
     with mpmath.workdps(WORKING_DIGITS):
         hi = np.array([float(v) for v in values])
         lo = np.array([float(v - mpf(h)) for v, h in zip(values, hi, strict=True)])
-        exponent = np.array(
-            [_exponent(v) for v in values]
-        )
+        exponent = np.array([_exponent(v) for v in values])
         zero, normal, huge = _classify([abs(v) for v in values], dtype)
     points = np.full(len(values), np.nan) if xs is None else np.asarray(xs)
     return Exact(points, hi, lo, exponent, zero, normal, huge)

@@ -53,7 +53,9 @@ def test_elementwise_within_4_ulp(xp, library, asarray, case: Case, dtype):
     np_dtype = getattr(np, dtype)
     xp_dtype = dtype_or_skip(xp, library, dtype)
     reference = exact("value", case, np_dtype)
-    result = to_numpy(getattr(xact, case.name)(asarray(reference.xs, xp_dtype), **case.kwargs))
+    result = to_numpy(
+        getattr(xact, case.name)(asarray(reference.xs, xp_dtype), **case.kwargs)
+    )
     assert result.dtype == np_dtype
     errors = ulp_errors(result, reference, np_dtype)
     flushed = jax_flushed(library, reference, np_dtype)
