@@ -90,27 +90,25 @@ def leaky_relu_math(xp: Namespace, x: Array, negative_slope: float) -> Array:
 
 
 def _times_constant(xp: Namespace, x: Array, c: float) -> Array:
-    """c * x, saturating to ±inf without an overflow warning."""
+    """c * x, saturating to ±inf without an overflow warning; c * ±inf is
+    computed as such, so autodiff gives c there too."""
+    infinite = xp.isinf(x)
+    if c == 0.0:  # 0 * ±inf is 0 here (the limit), NaN stays NaN
+        return 0.0 * xp.where(infinite, 0.0, x)
     if abs(c) <= 1.0:
         return c * x
     limit = _largest_unsaturated(finfo_of(xp, x.dtype).bits, abs(c))
     inside = c * xp.clip(x, -limit, limit)
     infinity = xp.full_like(x, math.copysign(math.inf, c))
-    saturated = xp.where(x > 0, infinity, -infinity)
+    overflowed = xp.where(x > 0, infinity, -infinity)
+    saturated = xp.where(infinite, c * xp.where(infinite, x, 0.0), overflowed)
     return xp.where(xp.abs(x) > limit, saturated, inside)
 
 
 def elu_math(xp: Namespace, x: Array, alpha: float, scale: float = 1.0) -> Array:
     negative = expm1(xp, negative_part(xp, x))
-    return xp.where(x > 0, _scaled(xp, x, scale), (scale * alpha) * negative)
-
-
-def _scaled(xp: Namespace, x: Array, scale: float) -> Array:
-    """scale * x for x >= 0, saturating to inf without an overflow warning."""
-    if scale <= 1.0:
-        return scale * x
-    limit = _largest_unsaturated(finfo_of(xp, x.dtype).bits, scale)
-    return xp.where(x > limit, xp.inf, scale * xp.clip(x, 0.0, limit))
+    positive = x if scale == 1.0 else _times_constant(xp, x, scale)
+    return xp.where(x > 0, positive, (scale * alpha) * negative)
 
 
 def selu_math(xp: Namespace, x: Array) -> Array:
@@ -185,11 +183,24 @@ def _exp_product(
     return xp.where(lift, value * 2.0**-k, value)
 
 
+# e^-40 is below half an ULP of 1 in every dtype: beyond it sigmoid is 1.
+_SIGMOID_SATURATED = 40.0
+
+
+def _saturating_exp(xp: Namespace, x: Array) -> Array:
+    """e^-|x|, with x capped at 40 (where 1 + e^-|x| is 1), so that autodiff
+    of x * f(e^-|x|) at +inf never forms inf * 0."""
+    capped = xp.where(x > _SIGMOID_SATURATED, _SIGMOID_SATURATED, x)
+    return xp.exp(minus_abs(xp, capped))
+
+
 def silu_math(xp: Namespace, x: Array) -> Array:
+    # each branch sees only its own side of x (autodiff at ±inf stays finite)
     x = xp.maximum(x, _exp_floor(xp, x.dtype))
-    e = xp.exp(minus_abs(xp, x))
-    positive = x / (1.0 + e)
-    negative = _times_exp(xp, x, negative_part(xp, x)) / (1.0 + e)
+    e = _saturating_exp(xp, x)
+    positive = positive_part(xp, x) / (1.0 + e)
+    below_zero = negative_part(xp, x)
+    negative = _times_exp(xp, below_zero, below_zero) / (1.0 + e)
     return xp.where(x >= 0, positive, negative)
 
 
@@ -207,11 +218,12 @@ def mish_math(xp: Namespace, x: Array) -> Array:
     # tanh(softplus(x)) = n / (n + 2) with n = u (u + 2), u = e^x (x <= 0);
     # = (1 + 2w) / (1 + 2w + 2w^2) with w = e^-x (x > 0).
     x = xp.maximum(x, _exp_floor(xp, x.dtype))
-    e = xp.exp(minus_abs(xp, x))
+    e = _saturating_exp(xp, x)
     n = e * (e + 2.0)
-    negative = _times_exp(xp, x, negative_part(xp, x)) * ((e + 2.0) / (n + 2.0))
+    below_zero = negative_part(xp, x)
+    negative = _times_exp(xp, below_zero, below_zero) * ((e + 2.0) / (n + 2.0))
     two_w = 2.0 * e
-    positive = x * ((1.0 + two_w) / ((1.0 + two_w) + two_w * e))
+    positive = positive_part(xp, x) * ((1.0 + two_w) / ((1.0 + two_w) + two_w * e))
     return xp.where(x > 0, positive, negative)
 
 
@@ -308,7 +320,11 @@ def squareplus_math(xp: Namespace, x: Array, b: float) -> Array:
     # free of cancellation. hypot avoids overflow of x^2.
     if b == 0.0:  # (x + |x|)/2: the positive part, without 0/0 at 0
         return positive_part(xp, x)
-    root = xp.hypot(x, math.sqrt(b))
+    # at ±inf the root is |x| itself, so that autodiff sees its slope ±1
+    infinite = xp.isinf(x)
+    root = xp.hypot(xp.where(infinite, 0.0, x), math.sqrt(b)) + xp.where(
+        infinite, xp.abs(x), 0.0
+    )
     positive = positive_part(xp, x) / 2 + root / 2
     negative = (b / 4) / (root / 2 - negative_part(xp, x) / 2)
     return xp.where(x >= 0, positive, negative)
@@ -321,16 +337,23 @@ def identity_math(xp: Namespace, x: Array) -> Array:
 def gelu_math(xp: Namespace, x: Array, approximate: str) -> Array:
     if approximate == "tanh":
         return _gelu_tanh(xp, x)
+    # Beyond |x| = 64, gelu is x or -0 in every dtype; inside, the math sees
+    # only finite values, so autodiff at ±inf forms no inf * 0.
+    clamped = xp.clip(x, -_GELU_SATURATED, _GELU_SATURATED)
     if finfo_of(xp, x.dtype).bits == 32 and has_float64(xp, x):
         # float64 carries float32's result to 0.5 ULP with any erfc kernel
-        wide = xp.clip(xp.astype(x, xp.float64), -64.0, xp.inf)  # gelu(-64) = -0
-        return xp.astype((wide / 2) * erfc_wide(xp, -wide * _INV_SQRT2[0]), x.dtype)
-    # x Phi(x) = x/2 erfc(-x / sqrt 2), with x / sqrt 2 carried as a pair.
-    clamped = xp.clip(x, -64.0, 64.0)
-    hi_c, lo_c = constant_pair(*_INV_SQRT2, xp, x.dtype)
-    z, z_lo = two_product(xp, clamped, xp.full_like(clamped, -hi_c))
-    z_lo = z_lo - clamped * lo_c
-    return erfc_pair(xp, z, z_lo, x / 2)
+        wide = xp.astype(clamped, xp.float64)
+        inner = xp.astype((wide / 2) * erfc_wide(xp, -wide * _INV_SQRT2[0]), x.dtype)
+    else:
+        # x Phi(x) = x/2 erfc(-x / sqrt 2), with x / sqrt 2 carried as a pair.
+        hi_c, lo_c = constant_pair(*_INV_SQRT2, xp, x.dtype)
+        z, z_lo = two_product(xp, clamped, xp.full_like(clamped, -hi_c))
+        z_lo = z_lo - clamped * lo_c
+        inner = erfc_pair(xp, z, z_lo, clamped / 2)
+    return xp.where(x > _GELU_SATURATED, x, inner)
+
+
+_GELU_SATURATED = 64.0
 
 
 def _gelu_tanh(xp: Namespace, x: Array) -> Array:
@@ -354,4 +377,7 @@ def _gelu_tanh(xp: Namespace, x: Array) -> Array:
     negative_lo = xp.where(arg < 0, arg_lo, 0.0)
     e = exp_pair(xp, minus_abs(xp, arg), xp.where(arg >= 0, -arg_lo, arg_lo))
     negative = _times_exp(xp, xc, negative_hi, negative_lo) / (1.0 + e)
-    return xp.where(arg >= 0, x / (1.0 + e), negative)
+    # beyond the bound the value is x (or -0): only finite values inside, so
+    # autodiff at ±inf forms no inf * 0
+    inner = xp.where(arg >= 0, xc / (1.0 + e), negative)
+    return xp.where(x > bound, x, inner)
