@@ -79,3 +79,31 @@ def test_native_relu_matches_generic(xp, asarray):
     generic = to_numpy(_special.relu_generic(xp, x))
     np.testing.assert_array_equal(native, generic)
     assert native.dtype == generic.dtype
+
+
+@pytest.mark.parametrize(("dtype", "bound"), [("float64", 4.0), ("float32", 4.0)])
+def test_erfc_pair_every_branch_against_mpmath(xp, library, asarray, dtype, bound):
+    """erfc_pair as gelu calls it, on each backend's own branch (torch's
+    native float32 kernel with the logarithmic-derivative correction, the
+    generic series elsewhere), with a low part of a quarter ULP."""
+    np_dtype = getattr(np, dtype)
+    hi = _grid(np_dtype)
+    hi = hi[np.abs(hi) < 9.0]  # where erfc is a normal float32
+    lo = (np.spacing(hi) / 4).astype(np_dtype)
+    x_hi, x_lo = asarray(hi, getattr(xp, dtype)), asarray(lo, getattr(xp, dtype))
+    result = to_numpy(_special.erfc_pair(xp, x_hi, x_lo, xp.ones_like(x_hi)))
+    with mpmath.workdps(50):
+        exact = [
+            mpmath.erfc(mpmath.mpf(float(h)) + mpmath.mpf(float(v)))
+            for h, v in zip(hi, lo, strict=True)
+        ]
+    errors = ulp_errors(result, tuple(exact), np_dtype)
+    assert np.nanmax(errors) <= bound, (library.value, float(np.nanmax(errors)))
+
+
+def test_native_erfc_is_found_where_the_backend_has_one(xp, library):
+    """The dispatch table: SciPy's erfc for NumPy and Dask, PyTorch's and JAX's
+    own; only array-api-strict has none (a kernel lost to an import error
+    would otherwise fall back to the generic one unnoticed)."""
+    kernel = _special.native_erfc(xp)
+    assert (kernel is None) == (library.library == "array_api_strict")
