@@ -247,7 +247,7 @@ def softplus_math(xp: Namespace, x: Array, beta: float) -> Array:
     bx = xp.where(beyond, beta_hi * xp.clip(x, -far, far), product)
     bx_lo = xp.where(beyond, 0.0, product_lo)
     down, down_lo = minus_abs(xp, bx), xp.where(bx >= 0, -bx_lo, bx_lo)
-    linear = xp.where(bx > 0, x, 0.0)
+    linear = xp.where(bx >= 0, x, 0.0)  # slope 1 at 0, as log1p(e^-|bx|) takes -1
     # log1p(E) = E to the last bit once E < eps: then (1/b) E, kept exact where
     # E is subnormal but E / b is not
     tail = xp.log1p(exp_pair(xp, down, down_lo)) / beta
