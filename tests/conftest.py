@@ -175,8 +175,9 @@ def library(request: pytest.FixtureRequest) -> Backend:
 def xp(library: Backend, request: pytest.FixtureRequest) -> Iterator[Any]:
     """The array namespace of the current backend (array-api-compat wrapped).
 
-    On JAX (float64 enabled, or off for ``jax:x32``, JAX's default) every function tagged in the test module runs
-    under ``jax.jit``; on Dask it must not compute.
+    On JAX (float64 enabled, or off for ``jax:x32``, JAX's default) every
+    function tagged in the test module runs under ``jax.jit``; on Dask it must
+    not compute.
     """
     import array_api_compat
 
@@ -258,9 +259,7 @@ def asarray(xp: Any, library: Backend, device: Any) -> Callable[..., Any]:
     reason, on a device without float64."""
 
     def make(values: Any, dtype: Any = None) -> Any:
-        if dtype is None:
-            dtype = dtype_or_skip(xp, library, "float64")
-        elif dtype == xp.float64 and not library.has_float64:
+        if dtype is None or (dtype == xp.float64 and not library.has_float64):
             dtype = dtype_or_skip(xp, library, "float64")
         values = np.array(values, copy=True)  # never share the caller's buffer
         return xp.asarray(values, dtype=dtype, device=device)

@@ -150,9 +150,7 @@ def erfc_pair_generic(
     normal = square < -log_smallest_normal(xp, z.dtype) - 1.0
     gaussian = xp.exp(-xp.where(normal, square, 0.0))
     core = erfcx + (erfcx_lo - erfcx * tail)
-    result = xp.where(
-        normal, core * gaussian, (core * half_gaussian) * half_gaussian
-    )
+    result = xp.where(normal, core * gaussian, (core * half_gaussian) * half_gaussian)
     # erfc(30) underflows in every dtype: 0, never multiplier * 0 = NaN
     saturated_multiplier = xp.where(z < _Z_SATURATED, multiplier, 0.0)
     scaled = xp.where(
