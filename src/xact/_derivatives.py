@@ -46,7 +46,6 @@ from ._twofold import constant_pair, exp_pair, two_product, two_sum
 _INV_SQRT2 = (0.7071067811865476, -4.833646656726457e-17)
 _INV_SQRT_2PI = (0.3989422804014327, -2.4923272022777433e-17)
 _TWO_SQRT_2_OVER_PI = (2 * 0.7978845608028654, 2 * -4.98465440455546e-17)
-_GELU_TANH_CUBIC = (0.044715, 2.1960211427085595e-18)
 _LN2 = (0.6931471805599453, 2.3190468138462996e-17)
 
 # Beyond these |x| each derivative is saturated (0 or 1, or underflowed) in
@@ -459,18 +458,9 @@ def _gelu_tanh_slope(xp: Namespace, x: Array) -> Array:
     cancellation amplify their rounding); near the root a polynomial.
     """
     xc = xp.clip(x, -_GELU_TANH_SATURATED, _GELU_TANH_SATURATED)
-    k_hi, k_lo = constant_pair(*_GELU_TANH_CUBIC, xp, x.dtype)
     c_hi, c_lo = constant_pair(*_TWO_SQRT_2_OVER_PI, xp, x.dtype)
-    square, square_lo = two_product(xp, xc, xc)
-    cubic, cubic_lo = two_product(xp, xp.full_like(xc, k_hi), square)
-    cubic_lo = cubic_lo + k_hi * square_lo + k_lo * square
-    # A = c x (1 + k x^2)
-    factor, factor_lo = two_sum(xp, 1.0, cubic)
-    factor_lo = factor_lo + cubic_lo
-    inner, inner_lo = two_product(xp, xc, factor)
-    inner_lo = inner_lo + xc * factor_lo
-    arg, arg_lo = two_product(xp, xp.full_like(xc, c_hi), inner)
-    arg_lo = arg_lo + c_hi * inner_lo + c_lo * inner
+    # A = c x (1 + k x^2), as in the forward
+    arg, arg_lo, cubic, cubic_lo = m.gelu_tanh_argument(xp, xc)
     # x A' = c x (1 + 3 k x^2)
     triple, triple_lo = two_sum(xp, 2.0 * cubic, cubic)
     triple_lo = triple_lo + 3.0 * cubic_lo

@@ -356,22 +356,29 @@ def gelu_math(xp: Namespace, x: Array, approximate: str) -> Array:
 _GELU_SATURATED = 64.0
 
 
+def gelu_tanh_argument(xp: Namespace, x: Array) -> tuple[Array, Array, Array, Array]:
+    """``A = 2 sqrt(2/pi) x (1 + k x^2)`` and ``k x^2``, each as an exact pair
+    ``(A, A_lo, kx2, kx2_lo)``, for finite ``|x| <= 30``."""
+    k_hi, k_lo = constant_pair(*_GELU_TANH_CUBIC, xp, x.dtype)
+    c_hi, c_lo = constant_pair(*_TWO_SQRT_2_OVER_PI, xp, x.dtype)
+    square, square_lo = two_product(xp, x, x)
+    cubic, cubic_lo = two_product(xp, xp.full_like(x, k_hi), square)
+    cubic_lo = cubic_lo + k_hi * square_lo + k_lo * square
+    factor, factor_lo = two_sum(xp, 1.0, cubic)
+    factor_lo = factor_lo + cubic_lo
+    inner, inner_lo = two_product(xp, x, factor)
+    inner_lo = inner_lo + x * factor_lo
+    arg, arg_lo = two_product(xp, xp.full_like(x, c_hi), inner)
+    arg_lo = arg_lo + c_hi * inner_lo + c_lo * inner
+    return arg, arg_lo, cubic, cubic_lo
+
+
 def _gelu_tanh(xp: Namespace, x: Array) -> Array:
     # x/2 (1 + tanh(y)) = x sigmoid(2y), 2y = 2 sqrt(2/pi) x (1 + k x^2)
     # evaluated as an exact pair, since sigmoid's exp amplifies its rounding.
     bound = 30.0
     xc = xp.clip(x, -bound, bound)
-    k_hi, k_lo = constant_pair(*_GELU_TANH_CUBIC, xp, x.dtype)
-    c_hi, c_lo = constant_pair(*_TWO_SQRT_2_OVER_PI, xp, x.dtype)
-    square, square_lo = two_product(xp, xc, xc)
-    cubic, cubic_lo = two_product(xp, xp.full_like(xc, k_hi), square)
-    cubic_lo = cubic_lo + k_hi * square_lo + k_lo * square
-    factor, factor_lo = two_sum(xp, 1.0, cubic)
-    factor_lo = factor_lo + cubic_lo
-    inner, inner_lo = two_product(xp, xc, factor)
-    inner_lo = inner_lo + xc * factor_lo
-    arg, arg_lo = two_product(xp, xp.full_like(xc, c_hi), inner)
-    arg_lo = arg_lo + c_hi * inner_lo + c_lo * inner
+    arg, arg_lo, _, _ = gelu_tanh_argument(xp, xc)
     # x sigmoid(arg): x / (1 + e^-arg) for arg >= 0, x e^arg / (1 + e^arg) else
     negative_hi = negative_part(xp, arg)
     negative_lo = xp.where(arg < 0, arg_lo, 0.0)
