@@ -22,7 +22,12 @@ from test_accuracy import check_within, jax_flushed
 from xact._registry import ACTIVATIONS
 from xact.layers import LAYERS
 
+# The contract is 8 ULP; on the libraries measured here every backward is
+# within 4 (at most 3.0 measured), and the suite holds that, so a slip of a
+# correction term is noticed. Backends not measured here keep the contract.
 BACKWARD_ULP_BOUND = 8.0
+MEASURED_BACKWARD_ULP_BOUND = 4.0
+MEASURED = {"numpy", "array_api_strict", "torch", "jax", "dask"}
 DTYPES = ["float32", "float64"]
 
 CASES = cases({e.name: e.defaults for e in ACTIVATIONS if not e.along_axis})
@@ -45,7 +50,9 @@ def test_backward_within_8_ulp(xp, library, asarray, case: Case, dtype):
     assert result.dtype == np_dtype
     errors = ulp_errors(result, reference, np_dtype)
     errors[jax_flushed(library, reference, np_dtype)] = np.nan
-    check_within(errors, BACKWARD_ULP_BOUND, result, reference, f"{case.id}'")
+    measured = library.library in MEASURED and library.value != "torch:cuda"
+    bound = MEASURED_BACKWARD_ULP_BOUND if measured else BACKWARD_ULP_BOUND
+    check_within(errors, bound, result, reference, f"{case.id}'")
     assert np.all(result[reference.zero] == 0), case.id
     assert np.all(np.isfinite(result)), case.id
 
