@@ -219,7 +219,7 @@ PARAMETER_GRID: dict[str, list[dict[str, Any]]] = {
     "elu": [{"alpha": v} for v in (0.1, 1 / 3, 2.0, 3.7)],
     "celu": [{"alpha": v} for v in (0.1, 1 / 3, 3.7, 1e-20, 1e20)],
     "gelu": [{"approximate": "tanh"}],
-    "softplus": [{"beta": v} for v in (0.1, 1 / 3, 2.0, 3.7, -2.5, 1e-3, 1e3)],
+    "softplus": [{"beta": v} for v in (0.1, 1 / 3, 2.0, 3.7, -2.5, 1e-3, 1e3, 1e-36)],
     "hard_tanh": [
         {"min_val": lo, "max_val": hi}
         for lo, hi in ((-2.0, 0.5), (-0.1, 0.1), (0.3, 3.7))

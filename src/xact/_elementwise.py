@@ -137,8 +137,9 @@ def _exp_floor(xp: Namespace, dtype: object) -> float:
     return 2 * log_smallest_normal(xp, dtype) - 64
 
 
-# ln 2 to ~106 bits
-_LN2 = (0.6931471805599453, 2.3190468138462996e-17)
+# ln 2 in two parts (Cody and Waite): n * _LN2_HI is exact for |n| < 2^20
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
 
 
 def _times_exp(
@@ -167,20 +168,33 @@ def _exp_product(
 
     Where exp(hi) * lo would not be a normal number (a backend that flushes
     subnormals, XLA on CPU, drops it there) the exponent is lifted by
-    C = k ln 2, with k half the dtype's exponent range, as an exact pair:
-    exp(hi + lo) = exp((hi + C) + lo') * 2^-k, and the power of two is exact.
+    C = (k + m) ln 2 as an exact pair: exp(hi + lo) / divisor =
+    exp((hi + C) + lo') / (divisor 2^m) * 2^-k. k is half the dtype's exponent
+    range; m brings a small divisor to [1, 2), so that the quotient is normal
+    wherever the result is. The powers of two are exact.
     """
     info = finfo_of(xp, hi.dtype)
     deep = log_smallest_normal(xp, hi.dtype) + 2.0 - math.log(float(info.eps))
     k = round(math.log2(float(info.max))) // 2
-    c_hi, c_lo = constant_pair(k * _LN2[0], k * _LN2[1], xp, hi.dtype)
+    m = 1 - math.frexp(abs(divisor))[1] if abs(divisor) < 1.0 else 0
+    c_hi, c_lo = constant_pair((k + m) * _LN2_HI, (k + m) * _LN2_LO, xp, hi.dtype)
     lifted, lifted_lo = two_sum(xp, hi, c_hi)
-    lifted_lo = lifted_lo + (lo + c_lo)
+    lifted, lifted_lo = two_sum(xp, lifted, lifted_lo + (lo + c_lo))  # |lo| <= ulp
     lift = hi < deep
     e = exp_pair(xp, xp.where(lift, lifted, hi), xp.where(lift, lifted_lo, lo))
     value = e if factor is None else factor * e
-    value = value / divisor if divisor != 1.0 else value
+    if divisor != 1.0:  # one division, by divisor 2^m where lifted
+        d_hi, ratio = _rounded_with_ratio(divisor, xp, hi.dtype)
+        value = value / xp.where(lift, xp.full_like(value, d_hi * 2.0**m), d_hi)
+        value = value - value * ratio  # the rounding of the divisor
     return xp.where(lift, value * 2.0**-k, value)
+
+
+def _rounded_with_ratio(c: float, xp: Namespace, dtype: object) -> tuple[float, float]:
+    """``c_hi``, c rounded to ``dtype``, and ``(c - c_hi) / c_hi``, so that
+    ``x / c = (x / c_hi) (1 - ratio)`` to second order (an exact parameter)."""
+    c_hi, _ = constant_pair(c, 0.0, xp, dtype)
+    return c_hi, (c - c_hi) / c_hi
 
 
 # e^-40 is below half an ULP of 1 in every dtype: beyond it sigmoid is 1.
@@ -235,22 +249,32 @@ def softplus_math(xp: Namespace, x: Array, beta: float) -> Array:
     if beta == 1.0:
         return positive_part(xp, x) + xp.log1p(xp.exp(minus_abs(xp, x)))
     info = finfo_of(xp, x.dtype)
-    beta_hi, beta_lo = constant_pair(beta, 0.0, xp, x.dtype)
-    # within `reach` the pair is exact; beyond it |bx| is huge (the log term is
-    # 0) or beta is tiny (the term needs no pair)
-    far = min(float(info.max) / (2 * abs(beta_hi)), float(info.max))
-    reach = min(safe_split_bound(xp, x.dtype), far)
-    near = xp.clip(x, -reach, reach)
-    product, product_lo = two_product_by_constant(xp, near, beta_hi)
-    product_lo = product_lo + beta_lo * near
-    beyond = xp.abs(x) > reach
-    bx = xp.where(beyond, beta_hi * xp.clip(x, -far, far), product)
+    # For |beta| < 1, x is scaled by 2^-shift and beta by 2^shift (both exact)
+    # so that every x can be split for the exact product, and beta's low part
+    # is a normal number.
+    split_bound = safe_split_bound(xp, x.dtype)
+    shift = 0
+    if abs(beta) < 1.0:
+        needed = math.ceil(math.log2(float(info.max) / split_bound))
+        shift = max(needed, 1 - math.frexp(abs(beta))[1])
+    scaled = x * 2.0**-shift if shift else x
+    b_hi, b_lo = constant_pair(beta * 2.0**shift, 0.0, xp, x.dtype)
+    # within `reach` the pair is exact; beyond it |bx| > max/2: the log term is 0
+    far = min(float(info.max) / (2 * abs(b_hi)), float(info.max))
+    reach = min(split_bound, far)
+    near = xp.clip(scaled, -reach, reach)
+    product, product_lo = two_product_by_constant(xp, near, b_hi)
+    product_lo = product_lo + b_lo * near
+    beyond = xp.abs(scaled) > reach
+    bx = xp.where(beyond, b_hi * xp.clip(scaled, -far, far), product)
     bx_lo = xp.where(beyond, 0.0, product_lo)
     down, down_lo = minus_abs(xp, bx), xp.where(bx >= 0, -bx_lo, bx_lo)
     linear = xp.where(bx >= 0, x, 0.0)  # slope 1 at 0, as log1p(e^-|bx|) takes -1
     # log1p(E) = E to the last bit once E < eps: then (1/b) E, kept exact where
     # E is subnormal but E / b is not
-    tail = xp.log1p(exp_pair(xp, down, down_lo)) / beta
+    beta_hi, ratio = _rounded_with_ratio(beta, xp, x.dtype)
+    tail = xp.log1p(exp_pair(xp, down, down_lo)) / beta_hi
+    tail = tail - tail * ratio
     small = down < math.log(float(info.eps)) - 1.0
     deep = _exp_product(xp, down, down_lo, divisor=beta)
     return linear + xp.where(small, deep, tail)
