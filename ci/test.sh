@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run the test suite on a CPU machine, in its own virtual environment.
+# Run the test suite on a CPU machine, in its own virtual environment: once as
+# users run it (fast paths on), then the numerical tests on the generic path.
 #   bash ci/test.sh                   every CPU backend
 #   bash ci/test.sh numpy,torch       only these (each must import and run)
 # Backends: numpy, array_api_strict, torch, jax, dask (cupy: ci/gpu.sh).
@@ -18,3 +19,8 @@ case ",${backends}," in
 esac
 bash ci/setup.sh "$venv" "$extras" ci/constraints-cpu.txt
 XACT_BACKENDS="$backends" "$venv/bin/python" -m pytest -rs
+# The generic Array API path as well (the fast paths of xact._fast switched
+# off), on the tests that pin the numbers and the contract.
+XACT_FAST_PATHS=0 XACT_BACKENDS="$backends" "$venv/bin/python" -m pytest -rs -q \
+  tests/test_accuracy.py tests/test_backward_accuracy.py tests/test_parameters.py \
+  tests/test_contract.py tests/test_backward.py

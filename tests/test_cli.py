@@ -28,7 +28,7 @@ def test_info_lists_every_backend():
     assert "usable on cpu" in out
 
 
-@pytest.mark.parametrize("command", ["info", "check", "spiral"])
+@pytest.mark.parametrize("command", ["info", "check", "spiral", "bench"])
 def test_help(command):
     assert "usage: xact" in xact(command, "--help").stdout
 
@@ -94,3 +94,39 @@ def test_spiral_trains_and_plots(tmp_path):
 
 def test_bad_epochs_exit_2():
     assert "epochs" in xact("spiral", "--epochs", "0", check_rc=2).stderr
+
+
+def test_bench_prints_ratios_and_writes_json(tmp_path):
+    report = tmp_path / "bench.json"
+    out = xact(
+        "bench",
+        "--backend",
+        "numpy",
+        "--size",
+        "300000",
+        "--repeats",
+        "1",
+        "--functions",
+        "relu,gelu,softmax",
+        "--json",
+        str(report),
+    ).stdout
+    assert "bench: backend numpy, 300,000 float32 elements" in out
+    assert "fast paths: on" in out
+    for name in ("relu", "gelu", "softmax"):
+        assert any(line.startswith(name + " ") for line in out.splitlines()), name
+    import json
+
+    rows = json.loads(report.read_text())["rows"]
+    assert [row["function"] for row in rows] == ["relu", "gelu", "softmax"]
+    for row in rows:
+        assert row["forward"] > 0
+        assert row["backward"] > 0
+        assert row["peak_memory"] > 0
+
+
+def test_bench_rejects_unknown_functions_and_backends():
+    result = xact("bench", "--functions", "relu,nope", check_rc=2)
+    assert "unknown function(s) nope" in result.stderr
+    result = xact("bench", "--backend", "tensorflow", check_rc=2)
+    assert "unknown backend 'tensorflow'" in result.stderr

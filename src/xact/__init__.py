@@ -8,6 +8,7 @@ returns an array of the caller's library, device and floating dtype.
 from __future__ import annotations
 
 from . import backends, datasets, losses, metrics, optim
+from ._fast import fast_paths_enabled, use_fast_paths
 from ._registry import get, names
 from .activations import (
     celu,
@@ -106,6 +107,7 @@ __all__ = [
     "celu",
     "datasets",
     "elu",
+    "fast_paths_enabled",
     "gelu",
     "get",
     "glu",
@@ -138,4 +140,5 @@ __all__ = [
     "swish",
     "tanh",
     "tanh_shrink",
+    "use_fast_paths",
 ]

@@ -134,9 +134,11 @@ def _times_constant(
     hi64, lo64 = c if isinstance(c, tuple) else (c, 0.0)
     shift = -math.floor(math.log2(abs(hi64)))
     c_hi, c_lo = constant_pair(hi64 * 2.0**shift, lo64 * 2.0**shift, xp, x.dtype)
-    scaled = x * 2.0**-shift if shift else x
+    # the barrier keeps XLA from folding (x 2^-shift) c_lo into x (2^-shift c_lo),
+    # a constant that underflows
+    scaled = rounding_barrier(xp, x * 2.0**-shift) if shift else x
     s_hi, s_lo = _split_constant(c_hi, bits)
-    p = scaled * c_hi
+    p = rounding_barrier(xp, scaled * c_hi)
     x_hi, x_lo = _split(xp, scaled, bits)
     e = ((x_hi * s_hi - p) + x_hi * s_lo + x_lo * s_hi) + x_lo * s_lo
     return p, e + scaled * c_lo
@@ -206,7 +208,8 @@ def _pieces(
     for piece in pieces:
         c_hi, c_lo = constant_pair(*piece.centre, xp, x.dtype)
         low, high = piece.interval
-        t = (xp.clip(x, low, high) - c_hi) - c_lo
+        # the barrier keeps XLA from folding (x - c_hi) - c_lo into x - c_hi
+        t = rounding_barrier(xp, xp.clip(x, low, high) - c_hi) - c_lo
         value = _horner(xp, t, piece.float32 if bits == 32 else piece.float64)
         if piece.root:
             value = t * value

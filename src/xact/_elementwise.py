@@ -257,7 +257,7 @@ def softplus_math(xp: Namespace, x: Array, beta: float) -> Array:
     if abs(beta) < 1.0:
         needed = math.ceil(math.log2(float(info.max) / split_bound))
         shift = max(needed, 1 - math.frexp(abs(beta))[1])
-    scaled = x * 2.0**-shift if shift else x
+    scaled = rounding_barrier(xp, x * 2.0**-shift) if shift else x  # no folding
     b_hi, b_lo = constant_pair(beta * 2.0**shift, 0.0, xp, x.dtype)
     # within `reach` the pair is exact; beyond it |bx| > max/2: the log term is 0
     far = min(float(info.max) / (2 * abs(b_hi)), float(info.max))

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _elementwise as m
+from ._fast import evaluate
 from ._namespace import Array, compute_dtype, ensure_array, finfo_of, resolve_one
 
 __all__ = [
@@ -44,17 +45,26 @@ __all__ = [
 
 
 def apply_elementwise(
-    name: str, math: Callable[..., Array], x: Any, **params: Any
+    name: str,
+    math: Callable[..., Array],
+    x: Any,
+    *,
+    elementwise: bool = True,
+    **params: Any,
 ) -> Array:
     """Resolve ``x``, widen half precision, check that the parameters are
-    numbers of the dtype computed in, apply ``math(xp, x, **params)``."""
+    numbers of the dtype computed in, apply ``math(xp, x, **params)`` (on the
+    backend's fast path, :mod:`xact._fast`)."""
     xp, x = resolve_one(name, x)
     dtype = x.dtype
     work = compute_dtype(xp, dtype)
     check_representable(name, params, finfo_of(xp, work), work)
     if work == dtype:
-        return ensure_array(xp, math(xp, x, **params))
-    return ensure_array(xp, xp.astype(math(xp, xp.astype(x, work), **params), dtype))
+        return ensure_array(
+            xp, evaluate(xp, math, (x,), params, elementwise=elementwise)
+        )
+    y = evaluate(xp, math, (xp.astype(x, work),), params, elementwise=elementwise)
+    return ensure_array(xp, xp.astype(y, dtype))
 
 
 def check_representable(
@@ -531,4 +541,4 @@ def glu(x: Any, /, *, axis: int = -1) -> Array:
             f"xact.glu: the length along axis {axis} must be even, got shape "
             f"{tuple(array.shape)}"
         )
-    return apply_elementwise("glu", glu_math, array, axis=index)
+    return apply_elementwise("glu", glu_math, array, elementwise=False, axis=index)

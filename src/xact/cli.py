@@ -1,8 +1,9 @@
-"""The ``xact`` command: ``info``, ``check`` and ``spiral``.
+"""The ``xact`` command: ``info``, ``check``, ``spiral`` and ``bench``.
 
 xact info                       versions, backends, devices
 xact check [--backend NAME]     every activation, Dense and loss against NumPy
 xact spiral [--backend NAME] [--epochs N] [--plot FILE.png]
+xact bench [--backend NAME] [--size N] [--dtype D] [--json FILE]
 """
 
 from __future__ import annotations
@@ -297,6 +298,58 @@ def spiral(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------- bench
+
+
+def bench(args: argparse.Namespace) -> int:
+    from . import bench as measure
+    from ._registry import names
+
+    if args.backend not in ("numpy", "torch", "jax", "cupy"):
+        raise UsageError(f"unknown backend {args.backend!r}; numpy, torch, jax or cupy")
+    _usable([args.backend])
+    functions = measure.DEFAULT_FUNCTIONS
+    if args.functions:
+        functions = tuple(f.strip() for f in args.functions.split(",") if f.strip())
+        unknown = [f for f in functions if f not in names()]
+        if unknown:
+            raise UsageError(f"unknown function(s) {', '.join(unknown)}")
+    rows = measure.run(args.backend, args.size, args.dtype, functions, args.repeats)
+    print("\n".join(measure.header(args.backend, args.size, args.dtype)))
+
+    def ms(value: float | None) -> str:
+        return "—" if value is None else f"{value * 1e3:.2f}"
+
+    def ratio(value: float | None) -> str:
+        return "—" if value is None else f"{value:.2f}x"
+
+    print(
+        f"\n{'function':14}{'fwd ms':>9}{'native':>9}{'ratio':>8}"
+        f"{'bwd ms':>9}{'native':>9}{'ratio':>8}{'GB/s':>7}{'peak mem':>10}"
+    )
+    for row in rows:
+        peak = "—" if row.peak_memory is None else f"{row.peak_memory:.2f}x"
+        print(
+            f"{row.function:14}{ms(row.forward):>9}{ms(row.native_forward):>9}"
+            f"{ratio(row.forward_ratio):>8}{ms(row.backward):>9}"
+            f"{ms(row.native_backward):>9}{ratio(row.backward_ratio):>8}"
+            f"{row.gb_per_s:>7.1f}{peak:>10}"
+        )
+    forward = [r.forward_ratio for r in rows if r.forward_ratio is not None]
+    if forward:
+        print(f"\nmedian forward ratio {float(np.median(forward)):.2f}x")
+    if args.json:
+        import json
+
+        document = {
+            "header": measure.header(args.backend, args.size, args.dtype),
+            "rows": [row.as_dict() for row in rows],
+        }
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2)
+    return 0
+
+
 # ---------------------------------------------------------------------- main
 
 
@@ -341,16 +394,35 @@ def _parser() -> argparse.ArgumentParser:
         help="save the decision regions and the data (needs matplotlib)",
     )
     trainer.add_argument("--quiet", action="store_true", help="no progress bar")
+    bencher = commands.add_parser(
+        "bench",
+        help="time xact against the native kernels",
+        description="Time each function's forward and backward pass against the "
+        "native kernels (torch.nn.functional for NumPy and PyTorch arrays, jax.nn "
+        "under jax.jit for JAX) in one run; print ratios, GB/s and peak memory.",
+    )
+    bencher.add_argument(
+        "--backend", default="numpy", metavar="NAME", help="numpy, torch, jax or cupy"
+    )
+    bencher.add_argument("--size", type=int, default=10_000_000, help="elements")
+    bencher.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    bencher.add_argument("--repeats", type=int, default=5, help="runs per timing")
+    bencher.add_argument(
+        "--functions", metavar="A,B,...", help="comma-separated (default: 18 common)"
+    )
+    bencher.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    handlers = {"info": info, "check": check, "spiral": spiral}
+    handlers = {"info": info, "check": check, "spiral": spiral, "bench": bench}
     try:
         if getattr(args, "epochs", 1) < 1:
             raise UsageError("--epochs must be at least 1")
+        if getattr(args, "size", 1) < 1 or getattr(args, "repeats", 1) < 1:
+            raise UsageError("--size and --repeats must be at least 1")
         return handlers[args.command](args)
     except UsageError as error:
         print(f"xact {args.command}: {error}", file=sys.stderr)

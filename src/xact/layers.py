@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ._fast import evaluate
 from ._namespace import Array, compute_dtype, ensure_array, resolve
 from ._registry import ACTIVATIONS, entry
 
@@ -76,7 +77,10 @@ class Activation:
         options = dict(self.options)
         if "axis" in options:
             options["axis"] = options["axis"] % x.ndim
-        dinputs = self._entry.vjp(xp, x, y, d, **options)
+        if self._entry.along_axis:
+            dinputs = self._entry.vjp(xp, x, y, d, **options)
+        else:
+            dinputs = evaluate(xp, self._entry.vjp, (x, y, d), options)
         self.dinputs = xp.astype(dinputs, dtype) if work != dtype else dinputs
         self.dinputs = ensure_array(xp, self.dinputs)
         return self.dinputs

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ._fast import evaluate_rows
 from ._namespace import (
     Array,
     Namespace,
@@ -74,6 +75,10 @@ def shifted_exponentials(
 def softmax_math(xp: Namespace, x: Array, axis: int, where: Array | None) -> Array:
     s = shifted_exponentials(xp, x, axis, where)
     return s.exponentials / xp.exp(s.log_total)
+
+
+def softmin_math(xp: Namespace, x: Array, axis: int, where: Array | None) -> Array:
+    return softmax_math(xp, -x, axis, where)
 
 
 def log_softmax_math(xp: Namespace, x: Array, axis: int, where: Array | None) -> Array:
@@ -150,9 +155,11 @@ def _along_axis(
     if any(length == 0 for length in y.shape):  # empty: no reduction to run
         result = xp.sum(y, axis=index, keepdims=keepdims) - xp.inf if reduce else y
     elif reduce:
-        result = logsumexp_math(xp, y, index, keepdims)
+        result = evaluate_rows(
+            xp, lambda v, _: logsumexp_math(xp, v, index, keepdims), y, None, index
+        )
     else:
-        result = math(xp, y, index, mask)
+        result = evaluate_rows(xp, lambda v, w: math(xp, v, index, w), y, mask, index)
     if scalar:
         result = xp.reshape(result, ())
     return xp.astype(result, dtype) if work != dtype else ensure_array(xp, result)
@@ -217,8 +224,7 @@ def softmin(x: Any, /, *, axis: int = -1) -> Array:
     >>> xact.softmin(np.array([3.0, 2.0, 1.0]))
     array([0.09003057, 0.24472847, 0.66524096])
     """
-    _, array = resolve_one("softmin", x)
-    return _along_axis("softmin", -array, axis, None, softmax_math)
+    return _along_axis("softmin", x, axis, None, softmin_math)
 
 
 def logsumexp(x: Any, /, *, axis: int = -1, keepdims: bool = False) -> Array:

@@ -1,0 +1,188 @@
+"""Fast paths: how each backend evaluates xact's one definition of the math.
+
+The Array API implementation (:mod:`xact._elementwise`,
+:mod:`xact._derivatives`) is the definition of every function and the path
+for every library without an entry here. A fast path changes how that same
+math is scheduled, never what it computes, so its results are bit for bit
+those of the generic path (``tests/test_fast_paths.py`` checks it):
+
+=========  ==================================================================
+backend    fast path
+=========  ==================================================================
+numpy      chunked: large arrays are evaluated in chunks of ``CHUNK``
+           elements (the softmax family: blocks of rows), whose temporaries
+           stay in cache, written into one output buffer that xact
+           allocates, the chunks spread over a small thread pool (NumPy's
+           ufuncs release the GIL). Peak memory is the output plus a few
+           chunks, not tens of temporaries of the input's size.
+jax        compiled: eager calls run the math under ``jax.jit``, compiled
+           once per function, parameters and input type (XLA fuses the
+           elementwise operations into one kernel). Inside a caller's own
+           ``jax.jit`` the math is traced as it is.
+=========  ==================================================================
+
+``XACT_FAST_PATHS=0`` in the environment, or :func:`use_fast_paths` with
+``False``, switches them off, so the test suite runs both ways;
+``XACT_NUM_THREADS`` sets the NumPy pool's size (default: the CPU count).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from functools import lru_cache, partial
+from typing import Any
+
+import numpy as np
+
+from ._namespace import Array, Namespace, is_jax, is_numpy
+
+__all__ = [
+    "CHUNK",
+    "FAST_PATHS",
+    "evaluate",
+    "evaluate_rows",
+    "fast_paths_enabled",
+    "generic_path",
+    "use_fast_paths",
+]
+
+FAST_PATHS = {"numpy": "chunked", "jax": "compiled"}
+CHUNK = 65536  # elements of float32 per chunk (256 KiB)
+
+_enabled = os.environ.get("XACT_FAST_PATHS", "1").strip().lower() not in (
+    "0",
+    "false",
+    "no",
+    "off",
+)
+
+
+def fast_paths_enabled() -> bool:
+    """Whether the fast paths are on (they are unless switched off)."""
+    return _enabled
+
+
+def use_fast_paths(enabled: bool) -> bool:
+    """Switch the fast paths on or off for the whole process; returns the
+    previous setting. ``XACT_FAST_PATHS=0`` sets the initial one."""
+    global _enabled
+    previous, _enabled = _enabled, bool(enabled)
+    return previous
+
+
+@contextmanager
+def generic_path() -> Iterator[None]:
+    """A ``with`` block in which only the generic Array API path runs."""
+    previous = use_fast_paths(False)
+    try:
+        yield
+    finally:
+        use_fast_paths(previous)
+
+
+Math = Callable[..., Array]
+
+
+def evaluate(
+    xp: Namespace,
+    math: Math,
+    arrays: tuple[Array, ...],
+    params: dict[str, Any],
+    *,
+    elementwise: bool = True,
+) -> Array:
+    """``math(xp, *arrays, **params)`` on the namespace's fast path when there
+    is one. Only ``elementwise`` math (the arrays share one shape, each output
+    element depends on the same input elements alone) is chunked."""
+    if _enabled:
+        if is_numpy(xp) and elementwise and arrays[0].size >= 2 * _chunk(arrays[0]):
+            return _chunked(xp, math, arrays, params)
+        if is_jax(xp) and not _is_tracer(arrays[0]):
+            return _compiled(math, xp, tuple(sorted(params.items())))(*arrays)
+    return math(xp, *arrays, **params)
+
+
+# --- numpy: chunked, threaded ------------------------------------------------
+
+
+def _chunk(x: Array) -> int:
+    """Elements per chunk: ``CHUNK`` for float32, a quarter of it for float64
+    (whose math keeps more temporaries alive: GELU's erfc)."""
+    return CHUNK if int(x.dtype.itemsize) <= 4 else max(1, CHUNK // 4)
+
+
+@lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    threads = int(os.environ.get("XACT_NUM_THREADS", "0")) or os.cpu_count() or 1
+    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="xact")
+
+
+def _chunked(
+    xp: Namespace, math: Math, arrays: tuple[Array, ...], params: dict[str, Any]
+) -> Array:
+    shape = arrays[0].shape
+    flat = [np.reshape(a, -1) for a in arrays]  # views where contiguous
+    out = np.empty(flat[0].size, dtype=flat[0].dtype)  # xact's own buffer
+    chunk = _chunk(arrays[0])
+
+    def run(start: int) -> None:
+        stop = start + chunk
+        out[start:stop] = math(xp, *(a[start:stop] for a in flat), **params)
+
+    for future in [_pool().submit(run, s) for s in range(0, out.size, chunk)]:
+        future.result()  # re-raises a worker's exception (or warning as error)
+    return np.reshape(out, shape)
+
+
+def evaluate_rows(
+    xp: Namespace,
+    function: Callable[[Array, Array | None], Array],
+    x: Array,
+    mask: Array | None,
+    axis: int,
+) -> Array:
+    """``function(x, mask)`` for math along ``axis`` (the softmax family): on
+    NumPy, chunked over blocks of rows of axis 0 when ``axis`` is not 0 (the
+    rows are independent there)."""
+    if not (_enabled and is_numpy(xp) and x.ndim >= 2 and axis != 0):
+        return function(x, mask)
+    if x.size < 2 * _chunk(x) or x.shape[0] < 2:
+        return function(x, mask)
+    rows = max(1, _chunk(x) // (x.size // x.shape[0]))
+
+    def block(start: int) -> Array:
+        part = None if mask is None else mask[start : start + rows]
+        return function(x[start : start + rows], part)
+
+    first = block(0)
+    out = np.empty((x.shape[0], *first.shape[1:]), dtype=first.dtype)
+    out[:rows] = first
+
+    def run(start: int) -> None:
+        out[start : start + rows] = block(start)
+
+    starts = range(rows, x.shape[0], rows)
+    for future in [_pool().submit(run, s) for s in starts]:
+        future.result()
+    return out
+
+
+# --- jax: compiled -----------------------------------------------------------
+
+
+def _is_tracer(x: Array) -> bool:
+    import jax
+
+    return isinstance(x, jax.core.Tracer)
+
+
+@lru_cache(maxsize=256)
+def _compiled(
+    math: Math, xp: Namespace, params: tuple[tuple[str, Any], ...]
+) -> Callable[..., Array]:
+    import jax
+
+    return jax.jit(partial(math, xp, **dict(params)))

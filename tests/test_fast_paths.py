@@ -1,0 +1,128 @@
+"""The fast paths (xact._fast) compute exactly what the generic path computes.
+
+They change how the one definition of the math is scheduled (NumPy: chunks on
+a thread pool; JAX: compiled), never what it computes, so on every function,
+parameter setting and dtype, forward and backward, their result is the
+generic path's bit for bit (NumPy), or within a rounding of it (XLA may fuse
+operations). The chunk size is made small here so that the oracle's points
+span many chunks, and those points (the whole range, ±inf, NaN) are checked
+against mpmath through the fast path too.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import tracemalloc
+
+import array_api_compat
+import numpy as np
+import pytest
+
+import xact
+from oracle import cases, exact, ulp_errors
+from xact import _fast
+from xact._registry import ACTIVATIONS
+from xact.layers import LAYERS
+
+CASES = cases({e.name: e.defaults for e in ACTIVATIONS if not e.along_axis})
+LAYER_OF = {e.name: LAYERS[e.layer] for e in ACTIVATIONS}
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    monkeypatch.setattr(_fast, "CHUNK", 512)
+    previous = _fast.use_fast_paths(True)
+    yield
+    _fast.use_fast_paths(previous)
+
+
+def _forward_and_backward(case, x):
+    layer = LAYER_OF[case.name](**case.kwargs)
+    y = layer(x)
+    return y, layer.backward(array_api_compat.array_namespace(x).ones_like(x))
+
+
+def _points(dtype):
+    extra = np.array([math.inf, -math.inf, math.nan, -0.0], dtype=dtype)
+    return np.concatenate([exact("value", CASES[0], dtype).xs, extra])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_numpy_chunks_equal_the_generic_path(small_chunks, case, dtype):
+    x = _points(dtype).reshape(-1, 1)  # 2-D: the chunks see a flat view
+    fast = _forward_and_backward(case, x)
+    with _fast.generic_path():
+        generic = _forward_and_backward(case, x)
+    for ours, reference in zip(fast, generic, strict=True):
+        assert ours.dtype == reference.dtype
+        assert ours.shape == reference.shape
+        np.testing.assert_array_equal(ours, reference, err_msg=case.id)
+
+
+@pytest.mark.parametrize("case", CASES[:12], ids=[c.id for c in CASES[:12]])
+def test_numpy_chunks_against_mpmath(small_chunks, case):
+    reference = exact("value", case, np.float32)
+    result = getattr(xact, case.name)(reference.xs, **case.kwargs)
+    assert np.nanmax(ulp_errors(result, reference, np.float32)) <= 4.0
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_jax_compiled_equals_the_generic_path(case):
+    jax = pytest.importorskip("jax", reason="needs JAX")
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    x = jnp.asarray(_points(np.float64))
+    fast = [np.asarray(v) for v in _forward_and_backward(case, x)]
+    with _fast.generic_path():
+        generic = [np.asarray(v) for v in _forward_and_backward(case, x)]
+    for ours, reference in zip(fast, generic, strict=True):
+        # XLA fuses the compiled math (a few ULP apart) and flushes subnormals
+        tiny = np.finfo(np.float64).smallest_normal
+        np.testing.assert_allclose(
+            ours, reference, rtol=1e-15, atol=tiny, err_msg=case.id
+        )
+
+
+def test_the_switch():
+    assert _fast.fast_paths_enabled() in (True, False)
+    previous = _fast.use_fast_paths(False)
+    assert not _fast.fast_paths_enabled()
+    with _fast.generic_path():
+        assert not _fast.fast_paths_enabled()
+    _fast.use_fast_paths(True)
+    with _fast.generic_path():
+        assert not _fast.fast_paths_enabled()
+    assert _fast.fast_paths_enabled()
+    _fast.use_fast_paths(previous)
+    code = "import xact._fast as f; print(f.fast_paths_enabled())"
+    env = {**os.environ, "XACT_FAST_PATHS": "0"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True
+    )
+    assert out.stdout.strip() == "False", out.stderr
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "name", [*(n for n in xact.names() if n != "glu"), "logsumexp"]
+)
+def test_peak_memory_on_numpy_is_at_most_three_times_the_input(name, dtype):
+    """The chunked path keeps temporaries to a few chunks: peak memory (output
+    included) at most 3x the input, where the generic path needs up to 31x."""
+    if not _fast.fast_paths_enabled():
+        pytest.skip("the fast paths are switched off (XACT_FAST_PATHS=0)")
+    x = np.random.default_rng(0).uniform(-10, 10, (1000, 1000)).astype(dtype)
+    function = getattr(xact, name)
+    function(x[:10])  # warm up: thread pool, caches
+    tracemalloc.start()
+    try:
+        function(x)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= 3 * x.nbytes, f"{name}: {peak / x.nbytes:.2f}x the input"
