@@ -19,6 +19,10 @@ jax        compiled: eager calls run the math under ``jax.jit``, compiled
            once per function, parameters and input type (XLA fuses the
            elementwise operations into one kernel). Inside a caller's own
            ``jax.jit`` the math is traced as it is.
+float32    widened derivatives: on a device with float64, the backward pass
+           of a float32 input computes the derivative in float64 by the
+           plain formulas and rounds once (:mod:`xact._derivatives_wide`),
+           a few float64 operations instead of dozens of float32 ones.
 =========  ==================================================================
 
 ``XACT_FAST_PATHS=0`` in the environment, or :func:`use_fast_paths` with
@@ -37,11 +41,14 @@ from typing import Any
 
 import numpy as np
 
-from ._namespace import Array, Namespace, is_jax, is_numpy
+from ._derivatives_wide import WIDE_SLOPES
+from ._namespace import Array, Namespace, finfo_of, is_jax, is_numpy
+from ._special import has_float64
 
 __all__ = [
     "CHUNK",
     "FAST_PATHS",
+    "backward_for",
     "evaluate",
     "evaluate_rows",
     "fast_paths_enabled",
@@ -49,7 +56,11 @@ __all__ = [
     "use_fast_paths",
 ]
 
-FAST_PATHS = {"numpy": "chunked", "jax": "compiled"}
+FAST_PATHS = {
+    "numpy": "chunked",
+    "jax": "compiled",
+    "float32 backward": "widened to float64",
+}
 CHUNK = 65536  # elements of float32 per chunk (256 KiB)
 
 _enabled = os.environ.get("XACT_FAST_PATHS", "1").strip().lower() not in (
@@ -168,6 +179,32 @@ def evaluate_rows(
     for future in [_pool().submit(run, s) for s in starts]:
         future.result()
     return out
+
+
+# --- float32 derivatives through float64 -------------------------------------
+
+
+def backward_for(xp: Namespace, name: str, vjp: Math, x: Array) -> Math:
+    """The vector-Jacobian product to use for ``x``: the widened float64
+    derivative for float32 where the device has float64 (and the function has
+    one), else ``vjp`` itself."""
+    if not _enabled or name not in WIDE_SLOPES:
+        return vjp
+    if finfo_of(xp, x.dtype).bits != 32 or not has_float64(xp, x):
+        return vjp
+    return _widened(name)
+
+
+@lru_cache(maxsize=64)
+def _widened(name: str) -> Math:
+    slope = WIDE_SLOPES[name]
+
+    def vjp(xp: Namespace, x: Array, y: Array, d: Array, **params: Any) -> Array:
+        wide = xp.astype(d, xp.float64) * slope(xp, xp.astype(x, xp.float64), **params)
+        return xp.astype(wide, x.dtype)  # one rounding
+
+    vjp.__name__ = f"{name}_widened_vjp"
+    return vjp
 
 
 # --- jax: compiled -----------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ._fast import evaluate
+from ._fast import backward_for, evaluate
 from ._namespace import Array, compute_dtype, ensure_array, resolve
 from ._registry import ACTIVATIONS, entry
 
@@ -80,7 +80,8 @@ class Activation:
         if self._entry.along_axis:
             dinputs = self._entry.vjp(xp, x, y, d, **options)
         else:
-            dinputs = evaluate(xp, self._entry.vjp, (x, y, d), options)
+            vjp = backward_for(xp, self._entry.name, self._entry.vjp, x)
+            dinputs = evaluate(xp, vjp, (x, y, d), options)
         self.dinputs = xp.astype(dinputs, dtype) if work != dtype else dinputs
         self.dinputs = ensure_array(xp, self.dinputs)
         return self.dinputs

@@ -1,0 +1,124 @@
+"""Float32 derivatives through float64: a fast path of :mod:`xact._fast`.
+
+Where the device has float64, the derivative of a float32 input is computed
+in float64 by the plain formulas and rounded once. Their float64 rounding
+errors (a few units of 2**-53, amplified at most ~10**8 where two terms
+cancel next to a derivative's zero, since a float32 input comes no closer to
+the zero than 2**-25 of it) stay far below a float32 ULP, so the result is
+within 1 ULP of the exact derivative without the exact-pair arithmetic that
+:mod:`xact._derivatives` needs in float32 alone; it takes a few float64
+operations instead of dozens of float32 ones. The tests hold both paths to
+the same bound against mpmath (``XACT_FAST_PATHS=0`` runs the exact one;
+devices without float64 always do).
+
+Each ``*_slope(xp, x, **params)`` takes a float64 array holding float32
+values and returns the derivative in float64, with PyTorch's conventions at
+the kinks, the limit at ±inf and NaN for NaN.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from ._namespace import Array, Namespace
+from ._special import erfc_wide
+
+__all__ = ["WIDE_SLOPES"]
+
+_SQRT_HALF = math.sqrt(0.5)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_TANH_CUBIC = 0.044715
+# beyond these |x| every float32 derivative below is saturated (0, 1 or the
+# limit): clamping keeps x * e^-|x| from forming inf * 0
+_SATURATED = 1e4
+
+
+def _sigmoids(xp: Namespace, v: Array) -> tuple[Array, Array]:
+    """sigmoid(v) and sigmoid(-v), neither by cancellation."""
+    e = xp.exp(-xp.abs(v))
+    big, small = 1.0 / (1.0 + e), e / (1.0 + e)
+    return xp.where(v >= 0, big, small), xp.where(v >= 0, small, big)
+
+
+def sigmoid_slope(xp: Namespace, x: Array) -> Array:
+    e = xp.exp(-xp.abs(x))
+    return e / ((1.0 + e) * (1.0 + e))
+
+
+def log_sigmoid_slope(xp: Namespace, x: Array) -> Array:
+    return _sigmoids(xp, x)[1]
+
+
+def softplus_slope(xp: Namespace, x: Array, beta: float) -> Array:
+    return _sigmoids(xp, beta * x)[0]
+
+
+def tanh_slope(xp: Namespace, x: Array) -> Array:
+    e = xp.exp(-2.0 * xp.abs(x))
+    return (4.0 * e) / ((1.0 + e) * (1.0 + e))
+
+
+def tanh_shrink_slope(xp: Namespace, x: Array) -> Array:
+    t = xp.tanh(x)
+    return t * t
+
+
+def silu_slope(xp: Namespace, x: Array) -> Array:
+    xc = xp.clip(x, -_SATURATED, _SATURATED)
+    s, s_minus = _sigmoids(xp, xc)
+    return s * (1.0 + xc * s_minus)
+
+
+def mish_slope(xp: Namespace, x: Array) -> Array:
+    xc = xp.clip(x, -_SATURATED, _SATURATED)
+    e = xp.exp(-xp.abs(xc))
+    softplus = xp.maximum(xc, 0.0) + xp.log1p(e)
+    t = xp.tanh(softplus)
+    s, _ = _sigmoids(xp, xc)
+    return t + xc * (1.0 - t * t) * s
+
+
+def elu_slope(xp: Namespace, x: Array, alpha: float) -> Array:
+    return xp.where(x > 0, 1.0, alpha * xp.exp(xp.minimum(x, 0.0)))
+
+
+def selu_slope(xp: Namespace, x: Array) -> Array:
+    from ._elementwise import SELU_ALPHA, SELU_SCALE
+
+    return SELU_SCALE * elu_slope(xp, x, SELU_ALPHA)
+
+
+def celu_slope(xp: Namespace, x: Array, alpha: float) -> Array:
+    return xp.where(x > 0, 1.0, xp.exp(xp.minimum(x, 0.0) / alpha))
+
+
+def gelu_slope(xp: Namespace, x: Array, approximate: str) -> Array:
+    xc = xp.clip(x, -64.0, 64.0)
+    if approximate == "tanh":
+        # d/dx x sigmoid(2u) = s + 2 x u' s (1 - s), u = c (x + k x^3)
+        u2 = 2.0 * _SQRT_2_OVER_PI * (xc + _GELU_TANH_CUBIC * (xc * xc * xc))
+        s, s_minus = _sigmoids(xp, u2)
+        du2 = 2.0 * _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_TANH_CUBIC * (xc * xc))
+        return s + (xc * du2) * (s * s_minus)
+    # Phi(x) + x phi(x); x^2 is exact in float64 for a float32 x
+    cdf = 0.5 * erfc_wide(xp, -_SQRT_HALF * xc)
+    return cdf + xc * (_INV_SQRT_2PI * xp.exp(-0.5 * (xc * xc)))
+
+
+Slope = Callable[..., Array]
+
+WIDE_SLOPES: dict[str, Slope] = {
+    "elu": elu_slope,
+    "selu": selu_slope,
+    "celu": celu_slope,
+    "gelu": gelu_slope,
+    "silu": silu_slope,
+    "mish": mish_slope,
+    "softplus": softplus_slope,
+    "sigmoid": sigmoid_slope,
+    "log_sigmoid": log_sigmoid_slope,
+    "tanh": tanh_slope,
+    "tanh_shrink": tanh_shrink_slope,
+}
