@@ -137,3 +137,24 @@ def test_peak_memory_on_numpy_is_at_most_three_times_the_input(name, dtype):
     finally:
         tracemalloc.stop()
     assert peak <= 3 * x.nbytes, f"{name}: {peak / x.nbytes:.2f}x the input"
+
+
+def test_a_forked_child_has_its_own_pool():
+    """After fork the parent's pool threads are gone; the child must not wait
+    on them (it would hang)."""
+    if not hasattr(os, "fork"):  # pragma: no cover - Windows
+        pytest.skip("no fork on this platform")
+    code = (
+        "import multiprocessing as mp, numpy as np, xact\n"
+        "x = np.linspace(-5, 5, 400_000)\n"
+        "xact.silu(x)\n"  # the parent's pool exists now
+        "def work(_):\n"
+        "    return float(xact.silu(x).sum())\n"
+        "if __name__ == '__main__':\n"
+        "    with mp.get_context('fork').Pool(1) as pool:\n"
+        "        print(pool.map(work, [0])[0] == float(xact.silu(x).sum()))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert out.stdout.strip() == "True", out.stderr

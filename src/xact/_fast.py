@@ -131,6 +131,12 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="xact")
 
 
+# A forked child (multiprocessing, data-loader workers) has none of the
+# parent's threads: it makes its own pool.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_pool.cache_clear)
+
+
 def _chunked(
     xp: Namespace, math: Math, arrays: tuple[Array, ...], params: dict[str, Any]
 ) -> Array:
