@@ -56,8 +56,6 @@ _GELU_TANH_SATURATED = 30.0
 _SIGMOID_SATURATED = 1e4
 # |argument| of exp beyond which every result below is 0 or saturated
 _EXP_SATURATED = 800.0
-# Depth of Lambert's continued fraction of tanh on |x| < 1 (converged in float64)
-_TANH_CF_DEPTH = 10
 
 
 # --- helpers ------------------------------------------------------------------
@@ -411,11 +409,7 @@ def tanh_shrink_vjp(xp: Namespace, x: Array, y: Array, d: Array) -> Array:
     a = xp.abs(x)
     small = a < 1.0
     xs = xp.where(small, x, 0.0)
-    square = xs * xs
-    denominator = xp.full_like(xs, 2.0 * _TANH_CF_DEPTH + 3.0)
-    for k in range(_TANH_CF_DEPTH, 0, -1):
-        denominator = (2.0 * k + 1.0) + square / denominator
-    q = square / denominator
+    q = m.lambert_q(xp, xs)
     t = xs - xs * q / (1.0 + q)
     e = xp.exp(-2.0 * xp.clip(a, 1.0, _SIGMOID_SATURATED))
     numerator, numerator_lo = two_sum(xp, 1.0, -e)

@@ -307,17 +307,23 @@ def tanh_math(xp: Namespace, x: Array) -> Array:
     return accurate_tanh(xp, x)
 
 
+def lambert_q(xp: Namespace, x: Array) -> Array:
+    """q with tanh x = x / (1 + q): Lambert's continued fraction
+    q = x^2 / (3 + x^2 / (5 + ...)), converged in float64 for |x| < 2."""
+    square = x * x
+    denominator = xp.full_like(x, 2.0 * _TANH_CF_DEPTH + 3.0)
+    for k in range(_TANH_CF_DEPTH, 0, -1):
+        denominator = (2.0 * k + 1.0) + square / denominator
+    return square / denominator
+
+
 def tanh_shrink_math(xp: Namespace, x: Array) -> Array:
     # |x| < 2: Lambert's continued fraction tanh x = x / (1 + q),
     # q = x^2 / (3 + x^2 / (5 + ...)), so x - tanh x = x q / (1 + q) with no
     # cancellation; elsewhere x - tanh x directly.
     small = xp.abs(x) < _TANH_SHRINK_SERIES_BOUND
     xs = xp.where(small, x, 0.0)
-    square = xs * xs
-    denominator = xp.full_like(xs, 2.0 * _TANH_CF_DEPTH + 3.0)
-    for k in range(_TANH_CF_DEPTH, 0, -1):
-        denominator = (2.0 * k + 1.0) + square / denominator
-    q = square / denominator
+    q = lambert_q(xp, xs)
     series = xs * q / (1.0 + q)
     return xp.where(small, series, x - accurate_tanh(xp, x))
 
