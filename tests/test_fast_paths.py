@@ -158,3 +158,37 @@ def test_a_forked_child_has_its_own_pool():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
     )
     assert out.stdout.strip() == "True", out.stderr
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_torch_chunks_against_mpmath(small_chunks, case, dtype):
+    """PyTorch CPU tensors without autograd take the chunked path: forward and
+    backward through it, against mpmath on the whole grid."""
+    torch = pytest.importorskip("torch", reason="needs PyTorch")
+    for kind in ("value", "derivative"):
+        reference = exact(kind, case, dtype)
+        x = torch.from_numpy(reference.xs.copy())
+        assert _fast._torch_chunkable((x,))
+        layer = LAYER_OF[case.name](**case.kwargs)
+        result = (
+            layer(x)
+            if kind == "value"
+            else (layer(x), layer.backward(torch.ones_like(x)))[1]
+        )
+        errors = ulp_errors(result.numpy(), reference, dtype)
+        assert np.nanmax(errors) <= 4.0, (kind, case.id, float(np.nanmax(errors)))
+
+
+def test_torch_tensors_that_require_grad_take_the_generic_path(small_chunks):
+    torch = pytest.importorskip("torch", reason="needs PyTorch")
+    x = torch.linspace(-5, 5, 4000, dtype=torch.float64, requires_grad=True)
+    assert not _fast._torch_chunkable((x,))
+    (grad,) = torch.autograd.grad(xact.silu(x).sum(), x)
+    layer = xact.SiLU()
+    layer(x.detach())
+    np.testing.assert_allclose(
+        grad.numpy(), layer.backward(torch.ones_like(x)).numpy(), rtol=1e-12
+    )
+    with torch.no_grad():
+        assert _fast._torch_chunkable((x,))

@@ -15,6 +15,9 @@ numpy      chunked: large arrays are evaluated in chunks of ``CHUNK``
            allocates, the chunks spread over a small thread pool (NumPy's
            ufuncs release the GIL). Peak memory is the output plus a few
            chunks, not tens of temporaries of the input's size.
+torch      chunked on the CPU, one chunk after another (PyTorch spreads each
+           operation over its threads), when no autograd graph is recorded;
+           CUDA tensors and tensors that require grad take the generic path.
 jax        compiled: eager calls run the math under ``jax.jit``, compiled
            once per function, parameters and input type (XLA fuses the
            elementwise operations into one kernel). Inside a caller's own
@@ -42,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from ._derivatives_wide import WIDE_SLOPES
-from ._namespace import Array, Namespace, finfo_of, is_jax, is_numpy
+from ._namespace import Array, Namespace, finfo_of, is_jax, is_numpy, is_torch
 from ._special import has_float64
 
 __all__ = [
@@ -58,6 +61,7 @@ __all__ = [
 
 FAST_PATHS = {
     "numpy": "chunked",
+    "torch": "chunked (CPU, no autograd)",
     "jax": "compiled",
     "float32 backward": "widened to float64",
 }
@@ -111,6 +115,8 @@ def evaluate(
     if _enabled:
         if is_numpy(xp) and elementwise and arrays[0].size >= 2 * _chunk(arrays[0]):
             return _chunked(xp, math, arrays, params)
+        if is_torch(xp) and elementwise and _torch_chunkable(arrays):
+            return _chunked_torch(xp, math, arrays, params)
         if is_jax(xp) and not _is_tracer(arrays[0]):
             return _compiled(math, xp, tuple(sorted(params.items())))(*arrays)
     return math(xp, *arrays, **params)
@@ -185,6 +191,35 @@ def evaluate_rows(
     for future in [_pool().submit(run, s) for s in starts]:
         future.result()
     return out
+
+
+# --- torch: chunked on the CPU ----------------------------------------------
+
+
+def _torch_chunkable(arrays: tuple[Array, ...]) -> bool:
+    """CPU tensors large enough, and no autograd graph to record."""
+    import torch
+
+    x = arrays[0]
+    if x.device.type != "cpu" or x.numel() < 2 * _chunk(x):
+        return False
+    return not (torch.is_grad_enabled() and any(a.requires_grad for a in arrays))
+
+
+def _chunked_torch(
+    xp: Namespace, math: Math, arrays: tuple[Array, ...], params: dict[str, Any]
+) -> Array:
+    """As :func:`_chunked`, one chunk after the other: PyTorch spreads each
+    operation over its own threads."""
+    import torch
+
+    flat = [a.reshape(-1) for a in arrays]
+    out = torch.empty_like(flat[0])  # xact's own buffer
+    chunk = _chunk(arrays[0])
+    for start in range(0, out.numel(), chunk):
+        stop = start + chunk
+        out[start:stop] = math(xp, *(a[start:stop] for a in flat), **params)
+    return out.reshape(arrays[0].shape)
 
 
 # --- float32 derivatives through float64 -------------------------------------
