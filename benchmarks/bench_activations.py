@@ -18,28 +18,14 @@ from typing import Any
 import numpy as np
 
 import xact
+from xact.bench import torch_functions
 
 
 def _native_torch() -> tuple[Any, dict[str, Callable[[Any], Any]]]:
     import torch
-    import torch.nn.functional as F
 
-    table = {
-        "relu": F.relu,
-        "gelu": F.gelu,
-        "silu": F.silu,
-        "mish": F.mish,
-        "softplus": F.softplus,
-        "sigmoid": torch.sigmoid,
-        "tanh": torch.tanh,
-        "elu": F.elu,
-        "hard_swish": F.hardswish,
-        "tanh_shrink": F.tanhshrink,
-        "softmax": lambda x: torch.softmax(x, dim=-1),
-        "log_softmax": lambda x: torch.log_softmax(x, dim=-1),
-    }
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    return (lambda a: torch.asarray(a, device=device)), table
+    return (lambda a: torch.asarray(a, device=device)), torch_functions()
 
 
 def _native_numpy() -> tuple[Any, dict[str, Callable[[Any], Any]]]:

@@ -40,7 +40,13 @@ from . import _elementwise as m
 from ._kinks import minus_abs
 from ._namespace import Array, Namespace, finfo_of, rounding_barrier
 from ._special import erfc_pair
-from ._twofold import constant_pair, exp_pair, two_product, two_sum
+from ._twofold import (
+    constant_pair,
+    exp_pair,
+    two_product,
+    two_product_by_constant,
+    two_sum,
+)
 
 # Constants to ~106 bits as (hi, lo) float64 pairs.
 _INV_SQRT2 = (0.7071067811865476, -4.833646656726457e-17)
@@ -96,26 +102,6 @@ def _times_pair(xp: Namespace, d: Array, c: tuple[float, float]) -> Array:
     return d * hi + d * lo if lo else d * hi
 
 
-def _splitter(bits: int) -> float:
-    return 4097.0 if bits == 32 else 134217729.0
-
-
-@lru_cache(maxsize=256)
-def _split_constant(c: float, bits: int) -> tuple[float, float]:
-    """Dekker's split of ``c`` (a number of the dtype) into two half-width parts."""
-    kind = _host_type(bits)
-    v = kind(c)
-    t = kind(_splitter(bits)) * v
-    hi = t - (t - v)
-    return float(hi), float(v - hi)
-
-
-def _split(xp: Namespace, x: Array, bits: int) -> tuple[Array, Array]:
-    c = rounding_barrier(xp, _splitter(bits) * x)
-    hi = c - (c - x)
-    return hi, x - hi
-
-
 def _times_constant(
     xp: Namespace, x: Array, c: float | tuple[float, float]
 ) -> tuple[Array, Array]:
@@ -128,17 +114,13 @@ def _times_constant(
     split underflows or overflows; ``|c x|`` must stay far below the largest
     float (callers clamp ``x`` where the result saturates).
     """
-    bits = _bits(xp, x)
     hi64, lo64 = c if isinstance(c, tuple) else (c, 0.0)
     shift = -math.floor(math.log2(abs(hi64)))
     c_hi, c_lo = constant_pair(hi64 * 2.0**shift, lo64 * 2.0**shift, xp, x.dtype)
     # the barrier keeps XLA from folding (x 2^-shift) c_lo into x (2^-shift c_lo),
     # a constant that underflows
     scaled = rounding_barrier(xp, x * 2.0**-shift) if shift else x
-    s_hi, s_lo = _split_constant(c_hi, bits)
-    p = rounding_barrier(xp, scaled * c_hi)
-    x_hi, x_lo = _split(xp, scaled, bits)
-    e = ((x_hi * s_hi - p) + x_hi * s_lo + x_lo * s_hi) + x_lo * s_lo
+    p, e = two_product_by_constant(xp, scaled, c_hi)
     return p, e + scaled * c_lo
 
 

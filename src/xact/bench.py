@@ -29,7 +29,14 @@ from ._namespace import as_namespace, namespace_of_array
 from ._registry import entry
 from .layers import LAYERS
 
-__all__ = ["DEFAULT_FUNCTIONS", "Row", "header", "run"]
+__all__ = [
+    "DEFAULT_FUNCTIONS",
+    "Row",
+    "header",
+    "jax_functions",
+    "run",
+    "torch_functions",
+]
 
 DEFAULT_FUNCTIONS = (
     "relu",
@@ -85,7 +92,7 @@ class Row:
         }
 
 
-def _torch_functions() -> dict[str, Callable[[Any], Any]]:
+def torch_functions() -> dict[str, Callable[[Any], Any]]:
     import torch
     import torch.nn.functional as F
 
@@ -111,7 +118,7 @@ def _torch_functions() -> dict[str, Callable[[Any], Any]]:
     }
 
 
-def _jax_functions() -> dict[str, Callable[[Any], Any]]:
+def jax_functions() -> dict[str, Callable[[Any], Any]]:
     import jax
     import jax.numpy as jnp
 
@@ -168,12 +175,12 @@ def _best(function: Callable[[], Any], repeats: int) -> float:
 def _native(backend: str, x: Any) -> tuple[dict[str, Callable[[Any], Any]], Any]:
     """The native table and the input as the native library sees it."""
     if backend == "jax":
-        return _jax_functions(), x
+        return jax_functions(), x
     try:
         import torch
     except ImportError:
         return {}, None
-    return _torch_functions(), x if backend == "torch" else torch.from_numpy(x)
+    return torch_functions(), x if backend == "torch" else torch.from_numpy(x)
 
 
 def _native_backward(backend: str, function: Callable[[Any], Any], x: Any) -> Any:
