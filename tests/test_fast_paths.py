@@ -3,9 +3,10 @@
 Chunking (NumPy) and compiling (JAX) change how the one definition of the
 math is scheduled, never what it computes, so on every function, parameter
 setting and dtype their result is the generic path's bit for bit (NumPy), or
-within a rounding of it (XLA may fuse operations). The float32 derivatives
-widened to float64 are a second formulation, within a couple of ULP of the
-exact-pair one (both are held to mpmath by test_backward_accuracy.py). The
+within a rounding of it (XLA may fuse operations). The float32 values and
+derivatives widened to float64 are a second formulation, within a couple of
+ULP of the exact-pair one (both are held to mpmath by test_accuracy.py and
+test_backward_accuracy.py, which run on both paths in CI). The
 chunk size is made small here so that the oracle's points span many
 chunks, and those points (the whole range, ±inf, NaN) are checked against
 mpmath through the fast path too.
@@ -27,6 +28,7 @@ import xact
 from oracle import cases, exact, ulp_errors
 from xact import _fast
 from xact._derivatives_wide import WIDE_SLOPES
+from xact._elementwise_wide import WIDE_VALUES
 from xact._registry import ACTIVATIONS
 from xact.layers import LAYERS
 
@@ -63,15 +65,15 @@ def test_numpy_chunks_equal_the_generic_path(small_chunks, case, dtype):
     for ours, reference in zip(fast, generic, strict=True):
         assert ours.dtype == reference.dtype
         assert ours.shape == reference.shape
-    np.testing.assert_array_equal(fast[0], generic[0], err_msg=case.id)
-    if dtype == np.float32 and case.name in WIDE_SLOPES:
-        # a float32 derivative widened to float64 is another (more accurate)
-        # formulation: both within a couple of ULP, both held to mpmath by
-        # tests/test_backward_accuracy.py
-        tiny = np.finfo(np.float32).smallest_normal
-        np.testing.assert_allclose(fast[1], generic[1], rtol=5e-7, atol=tiny)
-    else:
-        np.testing.assert_array_equal(fast[1], generic[1], err_msg=case.id)
+    widened = (WIDE_VALUES, WIDE_SLOPES) if dtype == np.float32 else ({}, {})
+    for ours, reference, table in zip(fast, generic, widened, strict=True):
+        if case.name in table:
+            # a float32 function widened to float64 is another (more
+            # accurate) formulation: both within a couple of ULP
+            tiny = np.finfo(np.float32).smallest_normal
+            np.testing.assert_allclose(ours, reference, rtol=5e-7, atol=tiny)
+        else:
+            np.testing.assert_array_equal(ours, reference, err_msg=case.id)
 
 
 @pytest.mark.parametrize("case", CASES[:12], ids=[c.id for c in CASES[:12]])
@@ -182,7 +184,7 @@ def test_torch_chunks_against_mpmath(small_chunks, case, dtype):
 
 def test_torch_tensors_that_require_grad_take_the_generic_path(small_chunks):
     torch = pytest.importorskip("torch", reason="needs PyTorch")
-    x = torch.linspace(-5, 5, 4000, dtype=torch.float64, requires_grad=True)
+    x = torch.linspace(-5, 5, 5000, dtype=torch.float64, requires_grad=True)
     assert not _fast._torch_chunkable((x,))
     (grad,) = torch.autograd.grad(xact.silu(x).sum(), x)
     layer = xact.SiLU()

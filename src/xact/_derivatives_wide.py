@@ -30,16 +30,15 @@ _SQRT_HALF = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _GELU_TANH_CUBIC = 0.044715
-# beyond these |x| every float32 derivative below is saturated (0, 1 or the
-# limit): clamping keeps x * e^-|x| from forming inf * 0
-_SATURATED = 1e4
+# exp(700) is finite in float64, and 1 / (1 + exp(700)) is 0 in float32
+_EXP_LIMIT = 700.0
 
 
-def _sigmoids(xp: Namespace, v: Array) -> tuple[Array, Array]:
-    """sigmoid(v) and sigmoid(-v), neither by cancellation."""
-    e = xp.exp(-xp.abs(v))
-    big, small = 1.0 / (1.0 + e), e / (1.0 + e)
-    return xp.where(v >= 0, big, small), xp.where(v >= 0, small, big)
+def _sigmoid_and_ratio(xp: Namespace, t: Array) -> tuple[Array, Array]:
+    """sigmoid(t) and e^-t for ``|t| <= 700``: sigmoid(-t) is their product,
+    with no cancellation and no ``where``."""
+    e = xp.exp(-t)
+    return 1.0 / (1.0 + e), e
 
 
 def sigmoid_slope(xp: Namespace, x: Array) -> Array:
@@ -48,11 +47,13 @@ def sigmoid_slope(xp: Namespace, x: Array) -> Array:
 
 
 def log_sigmoid_slope(xp: Namespace, x: Array) -> Array:
-    return _sigmoids(xp, x)[1]
+    # sigmoid(-x)
+    return 1.0 / (1.0 + xp.exp(xp.minimum(x, _EXP_LIMIT)))
 
 
 def softplus_slope(xp: Namespace, x: Array, beta: float) -> Array:
-    return _sigmoids(xp, beta * x)[0]
+    # sigmoid(beta x)
+    return 1.0 / (1.0 + xp.exp(xp.minimum(-beta * x, _EXP_LIMIT)))
 
 
 def tanh_slope(xp: Namespace, x: Array) -> Array:
@@ -66,18 +67,22 @@ def tanh_shrink_slope(xp: Namespace, x: Array) -> Array:
 
 
 def silu_slope(xp: Namespace, x: Array) -> Array:
-    xc = xp.clip(x, -_SATURATED, _SATURATED)
-    s, s_minus = _sigmoids(xp, xc)
-    return s * (1.0 + xc * s_minus)
+    # s (1 + x sigmoid(-x)); past |x| = 200 it is 0 or 1 in float32
+    xc = xp.clip(x, -200.0, 200.0)
+    s, e = _sigmoid_and_ratio(xp, xc)
+    return s * (1.0 + xc * (e * s))
 
 
 def mish_slope(xp: Namespace, x: Array) -> Array:
-    xc = xp.clip(x, -_SATURATED, _SATURATED)
-    e = xp.exp(-xp.abs(xc))
-    softplus = xp.maximum(xc, 0.0) + xp.log1p(e)
-    t = xp.tanh(softplus)
-    s, _ = _sigmoids(xp, xc)
-    return t + xc * (1.0 - t * t) * s
+    # with n = e^x, w = n (n + 2) and q = w + 2: tanh(softplus x) = w / q,
+    # 1 - tanh^2 = 4 (n + 1)^2 / q^2 and sigmoid x = n / (n + 1), so
+    # mish' = w / q + 4 x n (n + 1) / q^2: no tanh, no log1p, no where.
+    # Past x = 20 it is 1 in float32, below -200 it is 0.
+    xc = xp.clip(x, -200.0, 20.0)
+    n = xp.exp(xc)
+    w = n * (n + 2.0)
+    q = w + 2.0
+    return w / q + (4.0 * xc) * (n * (n + 1.0)) / (q * q)
 
 
 def elu_slope(xp: Namespace, x: Array, alpha: float) -> Array:
@@ -97,11 +102,13 @@ def celu_slope(xp: Namespace, x: Array, alpha: float) -> Array:
 def gelu_slope(xp: Namespace, x: Array, approximate: str) -> Array:
     xc = xp.clip(x, -64.0, 64.0)
     if approximate == "tanh":
-        # d/dx x sigmoid(2u) = s + 2 x u' s (1 - s), u = c (x + k x^3)
+        # d/dx x sigmoid(2u) = s + 2 x u' s (1 - s), u = c (x + k x^3); past
+        # |x| = 20 it is 0 or 1 in float32, and |2u| stays below 700
+        xc = xp.clip(x, -20.0, 20.0)
         u2 = 2.0 * _SQRT_2_OVER_PI * (xc + _GELU_TANH_CUBIC * (xc * xc * xc))
-        s, s_minus = _sigmoids(xp, u2)
+        s, e = _sigmoid_and_ratio(xp, u2)
         du2 = 2.0 * _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_TANH_CUBIC * (xc * xc))
-        return s + (xc * du2) * (s * s_minus)
+        return s + (xc * du2) * (s * (e * s))
     # Phi(x) + x phi(x); x^2 is exact in float64 for a float32 x
     cdf = 0.5 * erfc_wide(xp, -_SQRT_HALF * xc)
     return cdf + xc * (_INV_SQRT_2PI * xp.exp(-0.5 * (xc * xc)))

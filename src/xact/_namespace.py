@@ -36,6 +36,7 @@ __all__ = [
     "is_torch",
     "namespace_of",
     "namespace_of_array",
+    "narrowed",
     "resolve",
     "resolve_one",
     "rounding_barrier",
@@ -247,6 +248,16 @@ def rounding_barrier(xp: Namespace, x: Array) -> Array:
 
         return jax.lax.optimization_barrier(x)  # type: ignore[no-untyped-call]
     return x
+
+
+def narrowed(xp: Namespace, x: Array, dtype: Any) -> Array:
+    """``x`` rounded once to the narrower ``dtype``; magnitudes beyond its
+    range become ±inf (the correct rounding) without NumPy's overflow
+    warning."""
+    if is_numpy(xp):
+        with np.errstate(over="ignore"):
+            return x.astype(dtype)
+    return xp.astype(x, dtype)
 
 
 def log_smallest_normal(xp: Namespace, dtype: Any) -> float:

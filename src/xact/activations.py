@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _elementwise as m
-from ._fast import evaluate
+from ._fast import evaluate, values_for
 from ._namespace import Array, compute_dtype, ensure_array, finfo_of, resolve_one
 
 __all__ = [
@@ -59,12 +59,11 @@ def apply_elementwise(
     dtype = x.dtype
     work = compute_dtype(xp, dtype)
     check_representable(name, params, finfo_of(xp, work), work)
-    if work == dtype:
-        return ensure_array(
-            xp, evaluate(xp, math, (x,), params, elementwise=elementwise)
-        )
-    y = evaluate(xp, math, (xp.astype(x, work),), params, elementwise=elementwise)
-    return ensure_array(xp, xp.astype(y, dtype))
+    if work != dtype:
+        x = xp.astype(x, work)
+    math = values_for(xp, name, math, x)
+    y = evaluate(xp, math, (x,), params, elementwise=elementwise)
+    return ensure_array(xp, y if work == dtype else xp.astype(y, dtype))
 
 
 def check_representable(

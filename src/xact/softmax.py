@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._fast import evaluate_rows
+from ._fast import evaluate_rows, widens
 from ._namespace import (
     Array,
     Namespace,
@@ -25,6 +25,7 @@ from ._namespace import (
     ensure_array,
     finfo_of,
     namespace_of,
+    narrowed,
     resolve_one,
 )
 from ._twofold import exp_pair, two_sum
@@ -84,6 +85,60 @@ def softmin_math(xp: Namespace, x: Array, axis: int, where: Array | None) -> Arr
 def log_softmax_math(xp: Namespace, x: Array, axis: int, where: Array | None) -> Array:
     s = shifted_exponentials(xp, x, axis, where)
     return (s.hi - s.log_total) + s.lo
+
+
+# Float32 logits through float64 (a fast path, :func:`xact._fast.widens`):
+# ``x - max`` of two float32 numbers is within 2**-53 of itself in float64, so
+# plain max-subtracted exponentials are within 1e-14 of exact wherever the
+# result is a normal float32, and one rounding gives the float32 answer. The
+# edge cases are arithmetic, not branches: +inf entries are lowered to
+# _CEILING (above every float32), where they share the row's mass as the
+# row's maxima; a slice with nothing left sums to 0 and gives zeros.
+_CEILING = 1e300
+
+
+def _widened_shift(
+    xp: Namespace, x: Array, axis: int, where: Array | None
+) -> tuple[Array, Array, Array]:
+    """x - max in float64 and its exponentials, with the row maxima."""
+    v = xp.minimum(xp.astype(x, xp.float64), _CEILING)
+    if where is not None:
+        v = xp.where(where, v, -xp.inf)
+    maximum = xp.max(v, axis=axis, keepdims=True)  # NaN for a row with NaN
+    hi = v - xp.where(xp.isfinite(maximum), maximum, 0.0)
+    return hi, xp.exp(hi), maximum
+
+
+def softmax_widened(xp: Namespace, x: Array, axis: int, where: Array | None) -> Array:
+    _, exponentials, _ = _widened_shift(xp, x, axis, where)
+    total = xp.sum(exponentials, axis=axis, keepdims=True)
+    total = xp.where(total == 0.0, 1.0, total)  # nothing left: zeros
+    return narrowed(xp, exponentials / total, x.dtype)
+
+
+def softmin_widened(xp: Namespace, x: Array, axis: int, where: Array | None) -> Array:
+    return softmax_widened(xp, -x, axis, where)
+
+
+def log_softmax_widened(
+    xp: Namespace, x: Array, axis: int, where: Array | None
+) -> Array:
+    hi, exponentials, maximum = _widened_shift(xp, x, axis, where)
+    # the maxima contribute exactly 1 each; log1p of the rest keeps the
+    # dominant entry's relative accuracy when the others are tiny
+    at_maximum = xp.astype(hi == 0.0, xp.float64)
+    n_maxima = xp.sum(at_maximum, axis=axis, keepdims=True)
+    rest = xp.sum(exponentials - at_maximum, axis=axis, keepdims=True)
+    excess = xp.where(n_maxima > 0, (n_maxima - 1.0) + rest, 0.0)
+    log_total = xp.where(xp.isnan(maximum), maximum, xp.log1p(excess))
+    return narrowed(xp, hi - log_total, x.dtype)
+
+
+_WIDENED = {
+    softmax_math: softmax_widened,
+    softmin_math: softmin_widened,
+    log_softmax_math: log_softmax_widened,
+}
 
 
 def logsumexp_math(xp: Namespace, x: Array, axis: int, keepdims: bool) -> Array:
@@ -159,6 +214,8 @@ def _along_axis(
             xp, lambda v, _: logsumexp_math(xp, v, index, keepdims), y, None, index
         )
     else:
+        if widens(xp, y):
+            math = _WIDENED[math]
         result = evaluate_rows(xp, lambda v, w: math(xp, v, index, w), y, mask, index)
     if scalar:
         result = xp.reshape(result, ())

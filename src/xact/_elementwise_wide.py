@@ -1,0 +1,136 @@
+"""Float32 values through float64: a fast path of :mod:`xact._fast`.
+
+Where the device has float64, a float32 input's value is computed in
+float64 by the plain formulas and rounded once to float32. A float32 input
+is exact in float64, so each formula's float64 rounding errors (a few units
+of 2**-53, amplified at most by |x| <= 200 in an exponent) stay far below
+half a float32 ULP: the result is the correctly rounded value, or its
+neighbour when the exact value lies within ~1e-7 ULP of a tie. That takes a
+handful of float64 operations where :mod:`xact._elementwise` needs dozens
+of float32 ones (exact pairs, Cody-Waite reductions). The tests hold both
+paths to the same bound against mpmath (``XACT_FAST_PATHS=0`` runs the exact
+one; devices without float64 always do).
+
+Each ``*_value(xp, v, **params)`` takes a float64 array holding float32
+values and returns the function in float64, with the exact path's limits
+at ±inf (inputs are clamped where ``inf * 0`` would form) and NaN for NaN.
+A function absent from :data:`WIDE_VALUES` keeps its exact path: its float32
+math is already a few operations (relu, tanh, the hard kinks) or needs care
+that the plain formula lacks (squareplus's cancellation).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from ._elementwise import SELU_ALPHA, SELU_SCALE
+from ._namespace import Array, Namespace
+from ._special import erfc_wide
+
+__all__ = ["WIDE_VALUES"]
+
+# beyond -_FLOOR every function below is 0 or saturated in float32 (e^-200
+# is 1e-87), and e^_FLOOR is finite in float64: clamping there keeps
+# exp from overflowing and inf * 0 from forming
+_FLOOR = 200.0
+_SQRT_HALF = math.sqrt(0.5)
+_TWO_SQRT_2_OVER_PI = 2.0 * math.sqrt(2.0 / math.pi)
+_GELU_TANH_CUBIC = 0.044715
+
+
+def sigmoid_value(xp: Namespace, v: Array) -> Array:
+    return 1.0 / (1.0 + xp.exp(-xp.maximum(v, -_FLOOR)))
+
+
+def log_sigmoid_value(xp: Namespace, v: Array) -> Array:
+    return xp.minimum(v, 0.0) - xp.log1p(xp.exp(-xp.abs(v)))
+
+
+def softplus_value(xp: Namespace, v: Array, beta: float) -> Array:
+    t = beta * v  # one float64 rounding: beta is the Python float, exactly
+    return (xp.maximum(t, 0.0) + xp.log1p(xp.exp(-xp.abs(t)))) / beta
+
+
+def silu_value(xp: Namespace, v: Array) -> Array:
+    vc = xp.maximum(v, -_FLOOR)
+    return vc / (1.0 + xp.exp(-vc))
+
+
+def mish_value(xp: Namespace, v: Array) -> Array:
+    # tanh(log1p(n)) = w / (w + 2) with n = e^x, w = n (n + 2): no log1p, no
+    # tanh; past x = 20 the ratio is 1 in float64 (1 - 8e-18)
+    vc = xp.maximum(v, -_FLOOR)
+    n = xp.exp(xp.minimum(vc, 20.0))
+    w = n * (n + 2.0)
+    return vc * (w / (w + 2.0))
+
+
+def tanh_shrink_value(xp: Namespace, v: Array) -> Array:
+    # x - tanh x cancels below |x| = 1/16: there its Taylor series, whose
+    # next term is 6e-12 of the sum
+    small = xp.clip(v, -0.0625, 0.0625)
+    s = small * small
+    series = (small * s) * (
+        1.0 / 3.0 + s * (-2.0 / 15.0 + s * (17.0 / 315.0 + s * (-62.0 / 2835.0)))
+    )
+    return xp.where(xp.abs(v) < 0.0625, series, v - xp.tanh(v))
+
+
+def elu_value(xp: Namespace, v: Array, alpha: float, scale: float = 1.0) -> Array:
+    negative = (scale * alpha) * xp.expm1(xp.minimum(v, 0.0))
+    return xp.where(v > 0, scale * v, negative)
+
+
+def selu_value(xp: Namespace, v: Array) -> Array:
+    return elu_value(xp, v, SELU_ALPHA, SELU_SCALE)
+
+
+def celu_value(xp: Namespace, v: Array, alpha: float) -> Array:
+    negative = alpha * xp.expm1(xp.minimum(v, 0.0) / alpha)
+    return xp.where(v > 0, v, negative)
+
+
+def gelu_value(xp: Namespace, v: Array, approximate: str) -> Array:
+    vc = xp.maximum(v, -_FLOOR)
+    if approximate == "tanh":
+        # x (1 + tanh u) / 2 = x sigmoid(2u), u = sqrt(2/pi) (x + k x^3);
+        # past x = -20 the value is 0 in float32 and 2u stays finite
+        vc = xp.maximum(vc, -20.0)
+        two_u = _TWO_SQRT_2_OVER_PI * (vc + _GELU_TANH_CUBIC * (vc * (vc * vc)))
+        return vc / (1.0 + xp.exp(-two_u))
+    return 0.5 * vc * erfc_wide(xp, -_SQRT_HALF * vc)
+
+
+def hard_sigmoid_value(xp: Namespace, v: Array) -> Array:
+    return xp.clip(v / 6.0 + 0.5, 0.0, 1.0)
+
+
+def hard_swish_value(xp: Namespace, v: Array) -> Array:
+    vc = xp.maximum(v, -4.0)  # 0 from -3 down; -inf * 0 never forms
+    return vc * xp.clip(vc + 3.0, 0.0, 6.0) / 6.0
+
+
+def leaky_relu_value(xp: Namespace, v: Array, negative_slope: float) -> Array:
+    # with a zero slope, ±inf * 0 must not form (where evaluates both sides)
+    negative = xp.clip(v, -1.0, 1.0) if negative_slope == 0.0 else v
+    return xp.where(v > 0, v, negative * negative_slope)
+
+
+Value = Callable[..., Array]
+
+WIDE_VALUES: dict[str, Value] = {
+    "leaky_relu": leaky_relu_value,
+    "elu": elu_value,
+    "selu": selu_value,
+    "celu": celu_value,
+    "gelu": gelu_value,
+    "silu": silu_value,
+    "mish": mish_value,
+    "softplus": softplus_value,
+    "sigmoid": sigmoid_value,
+    "log_sigmoid": log_sigmoid_value,
+    "hard_sigmoid": hard_sigmoid_value,
+    "hard_swish": hard_swish_value,
+    "tanh_shrink": tanh_shrink_value,
+}
