@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 import xact
+from conftest import to_numpy
 from oracle import cases, exact, ulp_errors
 from xact import _fast
 from xact._derivatives_wide import WIDE_SLOPES
@@ -99,6 +100,46 @@ def test_jax_compiled_equals_the_generic_path(case):
         np.testing.assert_allclose(
             ours, reference, rtol=1e-15, atol=tiny, err_msg=case.id
         )
+
+
+def _logits_with_edge_rows(dtype):
+    """Random rows in [-40, 40] and the rows each edge rule is for."""
+    rows = np.random.default_rng(7).uniform(-40, 40, (600, 37)).astype(dtype)
+    rows[3, :5] = np.inf  # +inf entries share the mass
+    rows[4, :] = -np.inf  # nothing left: zeros
+    rows[5, 9] = np.nan  # NaN row
+    rows[6, :] = 0.0
+    rows[6, 1] = -30.0  # dominant entries with a tiny complement
+    mask = np.random.default_rng(8).random(rows.shape) > 0.3
+    mask[7, :] = False  # a fully masked row
+    return rows, mask
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("kind", ["softmax", "log_softmax", "softmin"])
+@pytest.mark.parametrize("masked", [False, True])
+def test_softmax_blocks_agree_with_the_generic_path(
+    xp, asarray, small_chunks, kind, dtype, masked
+):
+    """Blocks of rows (NumPy, PyTorch), compiled (JAX) and, for float32,
+    widened to float64: the same classes (NaN, ±inf, 0) as the generic path
+    and within a few ULP of it (both are held to mpmath in test_accuracy)."""
+    if masked and kind == "softmin":
+        pytest.skip("softmin takes no mask")
+    rows, mask = _logits_with_edge_rows(dtype)
+    function = getattr(xact, kind)
+    kwargs = {"where": asarray(mask, xp.bool)} if masked else {}
+    x = asarray(rows, getattr(xp, dtype))
+    fast = to_numpy(function(x, **kwargs))
+    with _fast.generic_path():
+        generic = to_numpy(function(x, **kwargs))
+    assert fast.dtype == generic.dtype
+    assert fast.shape == generic.shape
+    for check in (np.isnan, np.isposinf, np.isneginf, lambda a: a == 0):
+        np.testing.assert_array_equal(check(fast), check(generic))
+    finite = np.isfinite(generic) & (generic != 0)
+    tiny = float(np.finfo(dtype).smallest_normal)
+    np.testing.assert_allclose(fast[finite], generic[finite], rtol=5e-7, atol=tiny)
 
 
 def test_the_switch():

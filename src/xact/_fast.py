@@ -36,12 +36,12 @@ float32    widened: on a device with float64, a float32 input's value (on
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import lru_cache, partial
+from math import prod
 from typing import Any
 
 import numpy as np
@@ -188,21 +188,25 @@ def _chunked(
 
 
 def evaluate_rows(
-    xp: Namespace,
-    function: Callable[[Array, Array | None], Array],
-    x: Array,
-    mask: Array | None,
-    axis: int,
+    xp: Namespace, math: Math, x: Array, mask: Array | None, axis: int
 ) -> Array:
-    """``function(x, mask)`` for math along ``axis`` (the softmax family),
-    chunked over blocks of rows of axis 0 when ``axis`` is not 0 (the rows
-    are independent there): on NumPy over the thread pool, on PyTorch's CPU
-    (without autograd) one block after another."""
+    """``math(xp, x, axis, mask)`` for math along ``axis`` (the softmax
+    family): compiled on JAX (eager calls), and chunked over blocks of rows of
+    axis 0 when ``axis`` is not 0 (the rows are independent there), on NumPy
+    over the thread pool, on PyTorch's CPU (without autograd) one block after
+    another."""
+    if _enabled and is_jax(xp) and not _is_tracer(x):
+        params = (("axis", axis), ("math", math))
+        return _compiled(_along_rows, xp, params)(x, mask)
+
+    def function(rows: Array, part: Array | None) -> Array:
+        return math(xp, rows, axis, part)
+
     torch_rows = is_torch(xp) and _torch_chunkable((x,) if mask is None else (x, mask))
     if not (_enabled and (is_numpy(xp) or torch_rows) and x.ndim >= 2 and axis != 0):
         return function(x, mask)
     chunk = 4 * CHUNK if torch_rows else CHUNK
-    size = math.prod(x.shape)
+    size = prod(x.shape)
     if size < 2 * chunk or x.shape[0] < 2:
         return function(x, mask)
     rows = max(1, chunk // (size // x.shape[0]))
@@ -224,6 +228,12 @@ def evaluate_rows(
     else:
         _in_parallel(x.shape[0] - rows, rows, run)
     return out
+
+
+def _along_rows(
+    xp: Namespace, x: Array, mask: Array | None, *, axis: int, math: Math
+) -> Array:
+    return math(xp, x, axis, mask)
 
 
 # --- torch: chunked on the CPU ----------------------------------------------

@@ -148,6 +148,14 @@ def logsumexp_math(xp: Namespace, x: Array, axis: int, keepdims: bool) -> Array:
     return result if keepdims else xp.squeeze(result, axis=axis)
 
 
+def _logsumexp_kept(xp: Namespace, x: Array, axis: int, _: Array | None) -> Array:
+    return logsumexp_math(xp, x, axis, True)
+
+
+def _logsumexp_dropped(xp: Namespace, x: Array, axis: int, _: Array | None) -> Array:
+    return logsumexp_math(xp, x, axis, False)
+
+
 def _normalize_axis(fname: str, axis: object, ndim: int) -> int:
     try:
         index = operator.index(axis)  # type: ignore[arg-type]
@@ -210,13 +218,12 @@ def _along_axis(
     if any(length == 0 for length in y.shape):  # empty: no reduction to run
         result = xp.sum(y, axis=index, keepdims=keepdims) - xp.inf if reduce else y
     elif reduce:
-        result = evaluate_rows(
-            xp, lambda v, _: logsumexp_math(xp, v, index, keepdims), y, None, index
-        )
+        kept = _logsumexp_kept if keepdims else _logsumexp_dropped
+        result = evaluate_rows(xp, kept, y, None, index)
     else:
         if widens(xp, y):
             math = _WIDENED[math]
-        result = evaluate_rows(xp, lambda v, w: math(xp, v, index, w), y, mask, index)
+        result = evaluate_rows(xp, math, y, mask, index)
     if scalar:
         result = xp.reshape(result, ())
     return xp.astype(result, dtype) if work != dtype else ensure_array(xp, result)
