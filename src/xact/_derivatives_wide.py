@@ -24,14 +24,12 @@ from collections.abc import Callable
 from ._namespace import Array, Namespace
 from ._special import erfc_wide
 
-__all__ = ["WIDE_SLOPES"]
+__all__ = ["WIDE_SLOPES", "plain_in_float64"]
 
 _SQRT_HALF = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _GELU_TANH_CUBIC = 0.044715
-# exp(700) is finite in float64, and 1 / (1 + exp(700)) is 0 in float32
-_EXP_LIMIT = 700.0
 
 
 def _sigmoid_and_ratio(xp: Namespace, t: Array) -> tuple[Array, Array]:
@@ -46,18 +44,25 @@ def sigmoid_slope(xp: Namespace, x: Array) -> Array:
     return e / ((1.0 + e) * (1.0 + e))
 
 
+def _sigmoid(xp: Namespace, t: Array) -> Array:
+    """sigmoid(t) without overflow or cancellation, in float32 and float64."""
+    e = xp.exp(-xp.abs(t))
+    return xp.where(t >= 0, 1.0, e) / (1.0 + e)
+
+
 def log_sigmoid_slope(xp: Namespace, x: Array) -> Array:
-    # sigmoid(-x)
-    return 1.0 / (1.0 + xp.exp(xp.minimum(x, _EXP_LIMIT)))
+    return _sigmoid(xp, -x)
 
 
 def softplus_slope(xp: Namespace, x: Array, beta: float) -> Array:
-    # sigmoid(beta x)
-    return 1.0 / (1.0 + xp.exp(xp.minimum(-beta * x, _EXP_LIMIT)))
+    # sigmoid(beta x); past |beta x| = 800 it is 0 or 1: the clip keeps the
+    # product from overflowing
+    bound = 800.0 / abs(beta)
+    return _sigmoid(xp, beta * xp.clip(x, -bound, bound))
 
 
 def tanh_slope(xp: Namespace, x: Array) -> Array:
-    e = xp.exp(-2.0 * xp.abs(x))
+    e = xp.exp(-2.0 * xp.minimum(xp.abs(x), 400.0))  # e^-800 is 0: no overflow
     return (4.0 * e) / ((1.0 + e) * (1.0 + e))
 
 
@@ -96,7 +101,10 @@ def selu_slope(xp: Namespace, x: Array) -> Array:
 
 
 def celu_slope(xp: Namespace, x: Array, alpha: float) -> Array:
-    return xp.where(x > 0, 1.0, xp.exp(xp.minimum(x, 0.0) / alpha))
+    # past x / alpha = -800 the exponential is 0: the clip keeps the
+    # quotient from overflowing
+    negative = xp.clip(x, -800.0 * alpha, 0.0) / alpha
+    return xp.where(x > 0, 1.0, xp.exp(negative))
 
 
 def gelu_slope(xp: Namespace, x: Array, approximate: str) -> Array:
@@ -129,3 +137,20 @@ WIDE_SLOPES: dict[str, Slope] = {
     "tanh": tanh_slope,
     "tanh_shrink": tanh_shrink_slope,
 }
+
+
+# The slopes that are also accurate in float64 itself (a few ULP): the
+# argument of their exp is exact (x, 2|x|, or x scaled by a power of two) and
+# no two terms cancel. silu, mish and gelu have a root where their terms
+# cancel, tanh_shrink squares JAX's 7-ULP tanh: those keep the exact pairs.
+_PLAIN_IN_FLOAT64 = {"sigmoid", "log_sigmoid", "tanh", "elu", "selu"}
+_POWER_OF_TWO_SCALE = {"softplus": "beta", "celu": "alpha"}
+
+
+def plain_in_float64(name: str, params: dict[str, object]) -> bool:
+    """Whether ``name``'s derivative, with these parameters, may run its
+    plain formula in float64 (the exact pairs would buy nothing)."""
+    if name in _PLAIN_IN_FLOAT64:
+        return True
+    scale = params.get(_POWER_OF_TWO_SCALE.get(name, ""))
+    return isinstance(scale, float) and abs(math.frexp(scale)[0]) == 0.5

@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from ._derivatives_wide import WIDE_SLOPES
+from ._derivatives_wide import WIDE_SLOPES, plain_in_float64
 from ._elementwise_wide import WIDE_VALUES
 from ._namespace import (
     Array,
@@ -295,15 +295,23 @@ def _widened_value(name: str) -> Math:
     return math
 
 
-def backward_for(xp: Namespace, name: str, vjp: Math, x: Array) -> Math:
+def backward_for(
+    xp: Namespace, name: str, vjp: Math, x: Array, params: dict[str, Any]
+) -> Math:
     """The vector-Jacobian product to use for ``x``: the widened float64
-    derivative for float32 where the device has float64 (and the function has
-    one), else ``vjp`` itself."""
+    derivative for float32 where the device has float64, the same plain
+    formula for float64 where it is accurate there too
+    (:func:`~xact._derivatives_wide.plain_in_float64`), else ``vjp``."""
     if not _enabled or name not in WIDE_SLOPES:
         return vjp
-    if finfo_of(xp, x.dtype).bits != 32 or not has_float64(xp, x):
-        return vjp
-    return _widened(name)
+    bits = finfo_of(xp, x.dtype).bits
+    if bits == 32 and has_float64(xp, x):
+        return _widened(name)
+    # not on JAX: XLA's float64 exp flushes its smallest normal results to 0
+    # (tanh'(-354.4) gave 0 for 5.6e-308), where the exact pairs do not
+    if bits == 64 and not is_jax(xp) and plain_in_float64(name, params):
+        return _plain(name)
+    return vjp
 
 
 @lru_cache(maxsize=64)
@@ -315,6 +323,17 @@ def _widened(name: str) -> Math:
         return narrowed(xp, wide, x.dtype)  # one rounding
 
     vjp.__name__ = f"{name}_widened_vjp"
+    return vjp
+
+
+@lru_cache(maxsize=64)
+def _plain(name: str) -> Math:
+    slope = WIDE_SLOPES[name]
+
+    def vjp(xp: Namespace, x: Array, y: Array, d: Array, **params: Any) -> Array:
+        return d * slope(xp, x, **params)
+
+    vjp.__name__ = f"{name}_plain_vjp"
     return vjp
 
 

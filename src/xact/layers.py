@@ -80,7 +80,7 @@ class Activation:
         if self._entry.along_axis:
             dinputs = self._entry.vjp(xp, x, y, d, **options)
         else:
-            vjp = backward_for(xp, self._entry.name, self._entry.vjp, x)
+            vjp = backward_for(xp, self._entry.name, self._entry.vjp, x, options)
             dinputs = evaluate(xp, vjp, (x, y, d), options)
         self.dinputs = xp.astype(dinputs, dtype) if work != dtype else dinputs
         self.dinputs = ensure_array(xp, self.dinputs)
