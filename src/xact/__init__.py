@@ -65,6 +65,7 @@ from .layers import (
     TanhShrink,
 )
 from .model import Sequential
+from .saving import load
 from .softmax import log_softmax, logsumexp, softmax, softmin
 
 __version__ = "0.1.0"
@@ -118,6 +119,7 @@ __all__ = [
     "hard_tanh",
     "identity",
     "leaky_relu",
+    "load",
     "log_sigmoid",
     "log_softmax",
     "logsumexp",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 from typing import Any
 
@@ -14,10 +15,16 @@ from ._namespace import (
     as_namespace,
     default_float,
     ensure_array,
+    namespace_of,
     namespace_of_array,
     resolve,
     to_host,
 )
+
+
+def _dtype_name(dtype: Any) -> str:
+    return str(getattr(dtype, "name", None) or dtype).rsplit(".", 1)[-1]
+
 
 __all__ = ["INITIALIZERS", "Dense"]
 
@@ -119,6 +126,8 @@ class Dense:
     def __repr__(self) -> str:
         return f"Dense({self.n_inputs}, {self.n_neurons})"
 
+    parameter_names = ("weights", "biases")
+
     @property
     def parameters(self) -> dict[str, Array]:
         """The trainable arrays by name (empty before they are placed)."""
@@ -133,8 +142,91 @@ class Dense:
 
     def set_parameters(self, **values: Array) -> None:
         """Replace parameters by name (optimizers call this; never in place)."""
+        unknown = set(values) - {"weights", "biases"}
+        if unknown:
+            raise TypeError(
+                f"xact.Dense.set_parameters: unknown parameter(s) "
+                f"{', '.join(sorted(unknown))}; it has weights and biases"
+            )
         for name, value in values.items():
             setattr(self, name, value)
+
+    def config(self) -> dict[str, Any]:
+        """The arguments that rebuild this layer: ``Dense(**config)``."""
+        return {
+            "n_inputs": self.n_inputs,
+            "n_neurons": self.n_neurons,
+            "weight_init": self.weight_init,
+        }
+
+    def state_dict(self) -> dict[str, Array]:
+        """``{"weights": ..., "biases": ...}``, the arrays themselves (placed
+        on NumPy first if the layer has not seen an input yet)."""
+        if self.weights is None:
+            self.to()
+        return {"weights": self.weights, "biases": self.biases}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Set ``weights`` and ``biases`` from arrays of any library.
+
+        Names, shapes and dtypes are checked: a placed layer keeps its
+        library, device and dtype and takes only arrays of that dtype (move
+        it with :meth:`to` first); an unplaced one takes the state's.
+        """
+        name = "xact.Dense.load_state_dict"
+        shapes = {
+            "weights": (self.n_inputs, self.n_neurons),
+            "biases": (1, self.n_neurons),
+        }
+        missing, unexpected = shapes.keys() - state.keys(), state.keys() - shapes.keys()
+        if missing or unexpected:
+            raise KeyError(
+                f"{name}: missing {sorted(missing) or 'nothing'}, "
+                f"unexpected {sorted(unexpected) or 'nothing'}"
+            )
+        values = {}
+        for key, shape in shapes.items():
+            value = state[key]
+            xp = namespace_of(value)
+            if xp is None:
+                xp, value = as_namespace(np), np.asarray(value)
+            if tuple(value.shape) != shape:
+                raise ValueError(
+                    f"{name}: {key} has shape {tuple(value.shape)}, expected {shape}"
+                )
+            if not xp.isdtype(value.dtype, "real floating"):
+                raise TypeError(
+                    f"{name}: {key} must be real floating, got {value.dtype}"
+                )
+            if self.weights is not None and _dtype_name(value.dtype) != _dtype_name(
+                self.weights.dtype
+            ):
+                raise TypeError(
+                    f"{name}: {key} is {_dtype_name(value.dtype)} but the layer is "
+                    f"{_dtype_name(self.weights.dtype)}; use dense.to(dtype=...) first"
+                )
+            values[key] = (xp, value)
+        if self.weights is None:
+            xp, weights = values["weights"]
+            self._host_weights = to_host(weights)
+            self.to(xp=xp, device=array_device(weights), dtype=weights.dtype)
+        assert self.weights is not None
+        assert self._xp is not None
+        device, dtype = array_device(self.weights), self.weights.dtype
+        for key, (_, value) in values.items():
+            placed = self._xp.asarray(to_host(value), dtype=dtype, device=device)
+            setattr(self, key, placed)
+
+    # pickle and deepcopy: the namespace travels by name
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_xp"] = None if self._xp is None else self._xp.__name__
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        module = state.get("_xp")
+        state["_xp"] = None if module is None else importlib.import_module(module)
+        self.__dict__.update(state)
 
     def to(self, *, xp: Any = None, device: Any = None, dtype: Any = None) -> Dense:
         """Place (or move) the parameters on a namespace, device and dtype.

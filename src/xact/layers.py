@@ -25,6 +25,7 @@ class Activation:
     """Base class of the activation layers; subclasses name their function."""
 
     function_name: ClassVar[str]
+    parameter_names: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **options: Any) -> None:
         self._entry = entry(self.function_name)
@@ -49,6 +50,32 @@ class Activation:
         }
         arguments = ", ".join(f"{k}={v!r}" for k, v in changed.items())
         return f"{type(self).__name__}({arguments})"
+
+    # pickle and deepcopy: the registry entry is looked up again on load
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["_entry"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._entry = entry(self.function_name)
+
+    def config(self) -> dict[str, Any]:
+        """The options that rebuild this layer: ``type(layer)(**config)``."""
+        return dict(self.options)
+
+    def state_dict(self) -> dict[str, Array]:
+        """Activation layers have no parameters: ``{}``."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Accepts only ``{}`` (activation layers have no parameters)."""
+        if state:
+            raise KeyError(
+                f"xact.{type(self).__name__}.load_state_dict: the layer has no "
+                f"parameters, got {', '.join(sorted(state))}"
+            )
 
     def forward(self, x: Any) -> Array:
         """Apply the activation; keep ``inputs`` and ``output``."""

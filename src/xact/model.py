@@ -57,6 +57,46 @@ class Sequential:
                 layer.to(xp=xp, device=device, dtype=dtype)
         return self
 
+    def state_dict(self) -> dict[str, Array]:
+        """Every layer's parameters, keyed ``"<index>.<name>"`` (PyTorch's
+        convention): ``{"0.weights": ..., "0.biases": ..., "2.weights": ...}``."""
+        state = {}
+        for index, layer in enumerate(self.layers):
+            for name, value in getattr(layer, "state_dict", dict)().items():
+                state[f"{index}.{name}"] = value
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Set every layer's parameters from a :meth:`state_dict` (arrays of
+        any library); a missing or unexpected key is a ``KeyError``."""
+        expected = {
+            f"{index}.{name}"
+            for index, layer in enumerate(self.layers)
+            for name in getattr(layer, "parameter_names", ())
+        }
+        missing, unexpected = expected - state.keys(), state.keys() - expected
+        if missing or unexpected:
+            raise KeyError(
+                f"xact.Sequential.load_state_dict: missing "
+                f"{sorted(missing) or 'nothing'}, unexpected "
+                f"{sorted(unexpected) or 'nothing'}"
+            )
+        for index, layer in enumerate(self.layers):
+            prefix = f"{index}."
+            own = {
+                k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)
+            }
+            if own:
+                layer.load_state_dict(own)
+
+    def save(self, path: Any) -> None:
+        """Write the model to ``path`` in the safetensors format: parameters as
+        tensors, the architecture in the metadata; :func:`xact.load` reads it
+        back onto any backend."""
+        from .saving import save
+
+        save(self, path)
+
     def forward(self, x: Any) -> Array:
         for layer in self.layers:
             x = layer.forward(x)

@@ -10,9 +10,10 @@ syncs with the host. Learning-rate decay follows the seed material:
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
-from ._namespace import Array, namespace_of_array
+from ._namespace import Array, array_device, namespace_of_array, to_host
 
 __all__ = ["SGD", "Adagrad", "Adam", "Optimizer", "RMSprop"]
 
@@ -33,7 +34,21 @@ class Optimizer:
         self.learning_rate = float(learning_rate)
         self.decay = float(decay)
         self.iterations = 0
-        self._state: dict[int, dict[str, Array]] = {}
+        # state belongs to the layer it updates: held weakly, so a collected
+        # layer takes its state with it (never inherited through a reused id)
+        self._state: weakref.WeakKeyDictionary[Any, dict[str, Array]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_state"] = list(self._state.items())
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        pairs = state.pop("_state")
+        self.__dict__.update(state)
+        self._state = weakref.WeakKeyDictionary(pairs)
 
     @property
     def current_learning_rate(self) -> float:
@@ -48,9 +63,12 @@ class Optimizer:
         self.iterations += 1
 
     def update(self, layer: Any) -> None:
-        state = self._state.setdefault(id(layer), {})
+        state = self._state.get(layer)
+        if state is None:
+            state = self._state[layer] = {}
         new = {}
         for name, value in layer.parameters.items():
+            self._follow(state, name, value, layer)
             gradient = layer.gradients[name]
             if gradient is None:
                 raise RuntimeError(
@@ -59,6 +77,29 @@ class Optimizer:
                 )
             new[name] = self._updated(name, value, gradient, state)
         layer.set_parameters(**new)
+
+    def _follow(
+        self, state: dict[str, Any], name: str, value: Array, layer: Any
+    ) -> None:
+        """Move the state of parameter ``name`` to where ``value`` now lives
+        (after ``model.to(...)``); a changed shape is an error."""
+        xp = namespace_of_array(value)
+        for key, array in state.items():
+            if key != name and not key.startswith(f"{name}."):
+                continue
+            if isinstance(array, float):
+                continue
+            if tuple(array.shape) != tuple(value.shape):
+                raise ValueError(
+                    f"xact.{type(self).__name__}: {type(layer).__name__}.{name} has "
+                    f"shape {tuple(value.shape)} but this optimizer's state for it "
+                    f"has {tuple(array.shape)}"
+                )
+            moved = namespace_of_array(array) is not xp
+            if moved or array_device(array) != array_device(value):
+                state[key] = xp.asarray(to_host(array), device=array_device(value))
+            if state[key].dtype != value.dtype:
+                state[key] = xp.astype(state[key], value.dtype)
 
     def _updated(
         self, name: str, value: Array, gradient: Array, state: dict[str, Array]
