@@ -9,7 +9,9 @@ shape (N,), one-hot or probability rows (N, C), or an unambiguous (1, N) or
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,8 +25,10 @@ from ._namespace import (
     compute_dtype,
     default_float,
     ensure_array,
-    is_numpy,
+    is_dask,
+    is_jax,
     resolve,
+    to_host,
 )
 from ._twofold import exp_pair
 from .softmax import log_softmax_math, softmax_math
@@ -55,11 +59,63 @@ _ACCEPTED = (
 )
 
 
+# Sequential.fit checks its labels once, then sets this for its batches, so
+# that training makes one host sync per epoch, none per batch.
+labels_checked: ContextVar[bool] = ContextVar("labels_checked", default=False)
+
+
+@contextmanager
+def labels_already_checked(checked: bool = True) -> Iterator[None]:
+    """A block whose losses skip the label check (the caller made it)."""
+    token = labels_checked.set(checked)
+    try:
+        yield
+    finally:
+        labels_checked.reset(token)
+
+
+def _is_lazy(xp: Namespace, x: Array) -> bool:
+    """Dask arrays and JAX tracers: their values cannot be read here."""
+    if is_dask(xp):
+        return True
+    if is_jax(xp):
+        import jax
+
+        return isinstance(x, jax.core.Tracer)
+    return False
+
+
+def check_labels(fname: str, xp: Namespace, labels: Array, classes: int) -> None:
+    """Integer class indices in [0, classes): a ValueError naming ``fname``,
+    what was found and the class count otherwise (one host sync). Lazy
+    arrays are not read (:func:`class_targets` marks their bad rows NaN)."""
+    if _is_lazy(xp, labels):
+        return
+    host = to_host(labels)
+    if host.size == 0:
+        return
+    if host.dtype.kind == "f":
+        whole = np.isfinite(host) & (host == np.floor(host))
+        if not whole.all():
+            raise ValueError(
+                f"xact.{fname}: labels must be integers, got "
+                f"{float(host[~whole].ravel()[0])!r} (of dtype {host.dtype})"
+            )
+    low, high = host.min(), host.max()
+    if low < 0 or high >= classes:
+        raise ValueError(
+            f"xact.{fname}: labels must be in [0, {classes}) for {classes} classes; "
+            f"found values from {low:g} to {high:g}"
+        )
+
+
 def class_targets(fname: str, xp: Namespace, y_true: Array, y_pred: Array) -> Array:
     """Class labels as dense (N, C) rows of y_pred's dtype.
 
-    Out-of-range indices are a ValueError where that needs no device sync
-    (NumPy); elsewhere they give all-zero rows.
+    Index labels must be integers in [0, C): eager arrays are checked
+    (:func:`check_labels`, a ``ValueError``); on Dask and under ``jax.jit``,
+    where that would need a device sync, a bad label's row is NaN, so its
+    sample's loss is NaN, never a plausible number.
     """
     if y_pred.ndim != 2:
         raise ValueError(
@@ -70,20 +126,23 @@ def class_targets(fname: str, xp: Namespace, y_true: Array, y_pred: Array) -> Ar
         return xp.astype(y_true, y_pred.dtype)
     if tuple(y_true.shape) in ((n,), (1, n), (n, 1)):
         indices = xp.reshape(y_true, (n,))
+        if not xp.isdtype(indices.dtype, ("integral", "real floating", "bool")):
+            raise TypeError(f"xact.{fname}: labels of dtype {indices.dtype}")
+        lazy = _is_lazy(xp, indices)
+        if not lazy and not labels_checked.get():
+            check_labels(fname, xp, indices, classes)
+        valid = None
+        if lazy and not xp.isdtype(indices.dtype, "bool"):
+            valid = (indices >= 0) & (indices < classes)
+            if xp.isdtype(indices.dtype, "real floating"):
+                valid = valid & (indices == xp.floor(indices))
+            indices = xp.clip(indices, 0, classes - 1)
         if not xp.isdtype(indices.dtype, "integral"):
-            if not xp.isdtype(indices.dtype, ("real floating", "bool")):
-                raise TypeError(f"xact.{fname}: labels of dtype {indices.dtype}")
             indices = xp.astype(indices, xp.int64 if hasattr(xp, "int64") else xp.int32)
-        if (
-            is_numpy(xp)
-            and indices.size
-            and (int(np.min(indices)) < 0 or int(np.max(indices)) >= classes)
-        ):
-            raise ValueError(
-                f"xact.{fname}: labels must be in [0, {classes}), got values from "
-                f"{int(np.min(indices))} to {int(np.max(indices))}"
-            )
-        return xpx.one_hot(indices, classes, dtype=y_pred.dtype, xp=xp)
+        targets = xpx.one_hot(indices, classes, dtype=y_pred.dtype, xp=xp)
+        if valid is not None:
+            targets = xp.where(valid[:, None], targets, xp.nan)
+        return targets
     raise ValueError(
         f"xact.{fname}: y_true of shape {tuple(y_true.shape)} does not match y_pred "
         f"of shape {tuple(y_pred.shape)}; expected {_ACCEPTED}"

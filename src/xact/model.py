@@ -11,7 +11,14 @@ import numpy as np
 from ._namespace import Array, array_device, resolve, to_host
 from .dense import Dense
 from .layers import Softmax
-from .losses import LOSSES, CategoricalCrossentropy, Loss, class_targets
+from .losses import (
+    LOSSES,
+    CategoricalCrossentropy,
+    Loss,
+    check_labels,
+    class_targets,
+    labels_already_checked,
+)
 from .metrics import accuracy
 from .optim import Optimizer
 
@@ -143,10 +150,14 @@ class Sequential:
         if self._fused_softmax_crossentropy(loss):
             # Softmax + categorical cross-entropy: d loss / d logits is
             # (y_pred - y_true)/N, never a division by a clipped probability.
+            # d loss / d logits = p * sum(t) - t for any target rows (all-zero,
+            # multi-hot, padded); p - t only where each row sums to 1
             xp, (probabilities,) = resolve("Sequential.fit", output)
             targets = class_targets("Sequential.fit", xp, loss.y_true, probabilities)
             scale = probabilities.shape[0] if loss.reduction == "mean" else 1
-            self.backward((probabilities - targets) / scale, self.layers[:-1])
+            mass = xp.sum(targets, axis=-1, keepdims=True)
+            gradient = (probabilities * mass - targets) / scale
+            self.backward(gradient, self.layers[:-1])
         else:
             self.backward(loss.backward())
         optimizer.step(self.layers)
@@ -196,6 +207,10 @@ class Sequential:
             raise ValueError(
                 f"xact.Sequential.fit: batch_size must be >= 1, got {batch_size!r}"
             )
+        if y.ndim == 1 and n:
+            # the labels are checked once here, not per batch (a host sync)
+            classes = self.forward(X[:1, ...]).shape[-1]
+            check_labels("Sequential.fit", xp, y, classes)
         rng = np.random.default_rng(shuffle_seed)
         device = array_device(X)
         history: dict[str, list[float]] = {"loss": [], "accuracy": [], "seconds": []}
@@ -212,36 +227,37 @@ class Sequential:
 
             bar = tqdm(epochs_range, desc="fit", unit="epoch")
             epochs_range = bar
-        for _ in epochs_range:
-            start = time.perf_counter()
-            total_loss: Array = 0.0
-            total_correct: Array = 0.0
-            order = rng.permutation(n) if size < n else None
-            for first in range(0, n, size):
-                if order is None:
-                    xb, yb = X, y
-                else:
-                    rows = xp.asarray(order[first : first + size], device=device)
-                    xb, yb = xp.take(X, rows, axis=0), xp.take(y, rows, axis=0)
-                count = xb.shape[0]
-                value = self.train_step(xb, yb, loss, optimizer)
-                batch_total = value if loss.reduction == "sum" else value * count
-                total_loss = total_loss + batch_total
-                total_correct = (
-                    total_correct + accuracy(yb, self.layers[-1].output) * count
+        with labels_already_checked(y.ndim == 1):
+            for _ in epochs_range:
+                start = time.perf_counter()
+                total_loss: Array = 0.0
+                total_correct: Array = 0.0
+                order = rng.permutation(n) if size < n else None
+                for first in range(0, n, size):
+                    if order is None:
+                        xb, yb = X, y
+                    else:
+                        rows = xp.asarray(order[first : first + size], device=device)
+                        xb, yb = xp.take(X, rows, axis=0), xp.take(y, rows, axis=0)
+                    count = xb.shape[0]
+                    value = self.train_step(xb, yb, loss, optimizer)
+                    batch_total = value if loss.reduction == "sum" else value * count
+                    total_loss = total_loss + batch_total
+                    total_correct = (
+                        total_correct + accuracy(yb, self.layers[-1].output) * count
+                    )
+                summary = to_host(
+                    xp.stack([xp.asarray(total_loss), xp.asarray(total_correct)])
                 )
-            summary = to_host(
-                xp.stack([xp.asarray(total_loss), xp.asarray(total_correct)])
-            )
-            history["loss"].append(float(summary[0]) / n)
-            history["accuracy"].append(float(summary[1]) / n)
-            history["seconds"].append(time.perf_counter() - start)
-            if bar is not None:
-                bar.set_postfix(
-                    loss=f"{history['loss'][-1]:.4f}",
-                    acc=f"{history['accuracy'][-1]:.3f}",
-                    refresh=False,
-                )
+                history["loss"].append(float(summary[0]) / n)
+                history["accuracy"].append(float(summary[1]) / n)
+                history["seconds"].append(time.perf_counter() - start)
+                if bar is not None:
+                    bar.set_postfix(
+                        loss=f"{history['loss'][-1]:.4f}",
+                        acc=f"{history['accuracy'][-1]:.3f}",
+                        refresh=False,
+                    )
         return history
 
     def evaluate(self, X: Any, y: Any, *, loss: Loss | str) -> dict[str, float]:
