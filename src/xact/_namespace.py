@@ -8,7 +8,8 @@ Nothing else in xact imports ``array_api_compat``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from types import ModuleType
 from typing import Any
@@ -34,9 +35,11 @@ __all__ = [
     "is_numpy",
     "is_strict",
     "is_torch",
+    "is_traced",
     "namespace_of",
     "namespace_of_array",
     "narrowed",
+    "outside_traces",
     "resolve",
     "resolve_one",
     "rounding_barrier",
@@ -258,6 +261,36 @@ def narrowed(xp: Namespace, x: Array, dtype: Any) -> Array:
         with np.errstate(over="ignore"):
             return x.astype(dtype)
     return xp.astype(x, dtype)
+
+
+def is_traced(x: object) -> bool:
+    """Whether ``x`` is a JAX tracer (inside ``jax.jit``, ``grad``, ``vmap``):
+    a value that exists only while a function is being traced."""
+    jax_core = _loaded_jax_core()
+    return jax_core is not None and isinstance(x, jax_core.Tracer)
+
+
+def _loaded_jax_core() -> Any:
+    import sys
+
+    if "jax" not in sys.modules:  # never import JAX for a check
+        return None
+    import jax
+
+    return jax.core
+
+
+@contextmanager
+def outside_traces(xp: Namespace) -> Iterator[None]:
+    """A block whose arrays are concrete even while JAX traces a function
+    (a layer placing its parameters on first use must not keep a tracer)."""
+    if is_jax(xp):
+        import jax
+
+        with jax.ensure_compile_time_eval():
+            yield
+    else:
+        yield
 
 
 def log_smallest_normal(xp: Namespace, dtype: Any) -> float:

@@ -15,8 +15,10 @@ from ._namespace import (
     as_namespace,
     default_float,
     ensure_array,
+    is_traced,
     namespace_of,
     namespace_of_array,
+    outside_traces,
     resolve,
     to_host,
 )
@@ -261,7 +263,10 @@ class Dense:
 
     def _check(self, x: Array, xp: Namespace, name: str) -> None:
         if self.weights is None:
-            self.to(xp=xp, device=array_device(x), dtype=x.dtype)
+            # concrete parameters even when the first input is a JAX tracer
+            with outside_traces(xp):
+                device = None if is_traced(x) else array_device(x)
+                self.to(xp=xp, device=device, dtype=x.dtype)
         assert self.weights is not None
         if xp is not self._xp:
             raise TypeError(
@@ -269,7 +274,7 @@ class Dense:
                 f"parameters are {type(self.weights).__module__} arrays; "
                 f"use dense.to(xp=...) to move them"
             )
-        if array_device(x) != array_device(self.weights):
+        if not is_traced(x) and array_device(x) != array_device(self.weights):
             raise ValueError(
                 f"xact.Dense.{name}: the input is on {array_device(x)} but the "
                 f"parameters are on {array_device(self.weights)}; "
@@ -287,16 +292,21 @@ class Dense:
         self._check(x, xp, "forward")
         if x.dtype != self.weights.dtype:  # type: ignore[union-attr]
             x = xp.astype(x, self.weights.dtype)  # type: ignore[union-attr]
-        self.inputs = x
-        self.output = xp.matmul(x, self.weights) + self.biases
-        return self.output
+        output = xp.matmul(x, self.weights) + self.biases
+        if not is_traced(x):  # under jax.jit a layer keeps no tracer
+            self.inputs, self.output = x, output
+        return output
 
     __call__ = forward
 
     def backward(self, dvalues: Any) -> Array:
         """Set ``dweights``, ``dbiases`` and ``dinputs``; return ``dinputs``."""
         if self.inputs is None:
-            raise RuntimeError("xact.Dense.backward: call forward before backward")
+            raise RuntimeError(
+                "xact.Dense.backward: call forward before backward (a forward "
+                "run under jax.jit keeps no cache: run forward eagerly, or "
+                "differentiate with jax.grad)"
+            )
         xp, (d,) = resolve("Dense.backward", dvalues)
         self._check(d, xp, "backward")
         if tuple(d.shape) != (self.inputs.shape[0], self.n_neurons):
@@ -304,10 +314,12 @@ class Dense:
                 f"xact.Dense.backward: dvalues has shape {tuple(d.shape)}, "
                 f"the output has shape {(self.inputs.shape[0], self.n_neurons)}"
             )
-        self.dweights = xp.matmul(xp.matrix_transpose(self.inputs), d)
-        self.dbiases = xp.sum(d, axis=0, keepdims=True)
-        self.dinputs = xp.matmul(d, xp.matrix_transpose(self.weights))
-        return self.dinputs
+        dweights = xp.matmul(xp.matrix_transpose(self.inputs), d)
+        dbiases = xp.sum(d, axis=0, keepdims=True)
+        dinputs = xp.matmul(d, xp.matrix_transpose(self.weights))
+        if not is_traced(dinputs):  # under jax.jit a layer keeps no tracer
+            self.dweights, self.dbiases, self.dinputs = dweights, dbiases, dinputs
+        return dinputs
 
     def loss(self, y_true: Any, y_pred: Any) -> tuple[Array, Array]:
         """Categorical cross-entropy of probabilities: ``(mean, per_sample)``.

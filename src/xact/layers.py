@@ -14,8 +14,14 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ._fast import backward_for, evaluate
-from ._namespace import Array, compute_dtype, ensure_array, resolve
+from ._namespace import Array, compute_dtype, ensure_array, is_traced, resolve
 from ._registry import ACTIVATIONS, entry
+
+# a forward under jax.jit keeps no cache (a tracer would outlive its trace)
+_JIT_HINT = (
+    " (a forward run under jax.jit keeps no cache: run forward eagerly, or "
+    "differentiate xact's functions with jax.grad)"
+)
 
 # the registry names the layer classes, in table order
 __all__ = ["LAYERS", "Activation", *(entry.layer for entry in ACTIVATIONS)]
@@ -79,9 +85,10 @@ class Activation:
 
     def forward(self, x: Any) -> Array:
         """Apply the activation; keep ``inputs`` and ``output``."""
-        self.inputs = x
-        self.output = self._entry.function(x, **self.options)
-        return self.output
+        output = self._entry.function(x, **self.options)
+        if not is_traced(output):  # under jax.jit a layer keeps no tracer
+            self.inputs, self.output = x, output
+        return output
 
     __call__ = forward
 
@@ -90,7 +97,7 @@ class Activation:
         ``dinputs``. Same shape, dtype and device as that input's output."""
         name = f"{type(self).__name__}.backward"
         if self.inputs is None or self.output is None:
-            raise RuntimeError(f"xact.{name}: call forward before backward")
+            raise RuntimeError(f"xact.{name}: call forward before backward{_JIT_HINT}")
         xp, (x, y, d) = resolve(name, self.inputs, self.output, dvalues)
         if tuple(d.shape) != tuple(y.shape):
             raise ValueError(
@@ -109,9 +116,12 @@ class Activation:
         else:
             vjp = backward_for(xp, self._entry.name, self._entry.vjp, x, options)
             dinputs = evaluate(xp, vjp, (x, y, d), options)
-        self.dinputs = xp.astype(dinputs, dtype) if work != dtype else dinputs
-        self.dinputs = ensure_array(xp, self.dinputs)
-        return self.dinputs
+        dinputs = ensure_array(
+            xp, xp.astype(dinputs, dtype) if work != dtype else dinputs
+        )
+        if not is_traced(dinputs):  # under jax.jit a layer keeps no tracer
+            self.dinputs = dinputs
+        return dinputs
 
 
 def _layer(class_name: str, function_name: str) -> type[Activation]:
