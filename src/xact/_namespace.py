@@ -36,6 +36,7 @@ __all__ = [
     "is_strict",
     "is_torch",
     "is_traced",
+    "mean_or_nan",
     "namespace_of",
     "namespace_of_array",
     "narrowed",
@@ -171,8 +172,18 @@ def _as_float_array(
 
 
 def _native_numpy(fname: str, value: Any) -> Any:
-    """A NumPy array in native byte order (big-endian input is computed as
-    native); long double, whose precision xact does not reach, is a TypeError."""
+    """A plain NumPy array in native byte order: ``np.matrix`` is computed as
+    the ndarray it holds (its ``*`` is a matrix product), big-endian input as
+    native; a masked array (whose mask no function could honour the same way
+    everywhere) and long double (whose precision xact does not reach) are a
+    TypeError."""
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(
+            f"xact.{fname}: masked arrays are not supported; pass "
+            f"x.filled(value) for the masked entries, or x.data"
+        )
+    if type(value) is not np.ndarray:
+        value = np.asarray(value)  # a subclass (np.matrix) as its ndarray
     dtype = value.dtype
     if dtype.kind == "f" and dtype.itemsize > 8:
         raise TypeError(
@@ -201,7 +212,10 @@ def to_host(x: Array) -> np.ndarray:
         x = x.compute()
     module = type(x).__module__
     if module.startswith("torch"):
-        return x.detach().cpu().numpy()  # type: ignore[no-any-return]
+        x = x.detach().cpu()
+        if str(x.dtype) == "torch.bfloat16":  # NumPy has none: float32 holds it
+            x = x.float()
+        return x.numpy()  # type: ignore[no-any-return]
     if module.startswith("cupy"):
         return x.get()  # type: ignore[no-any-return]
     if module.startswith("array_api_strict"):
@@ -210,6 +224,14 @@ def to_host(x: Array) -> np.ndarray:
         cpu = array_api_strict.Device("CPU_DEVICE")
         return np.from_dlpack(x.to_device(cpu))
     return np.asarray(x)
+
+
+def mean_or_nan(xp: Namespace, x: Array) -> Array:
+    """The mean of all of ``x`` as a 0-d array; NaN for an empty ``x``, as
+    NumPy and PyTorch give, but without NumPy's warning."""
+    if x.shape and 0 in x.shape:  # a static shape: no data-dependent branch
+        return xp.full((), xp.nan, dtype=x.dtype, device=array_device(x))
+    return ensure_array(xp, xp.mean(x))
 
 
 def default_float(xp: Namespace, device: Any = None) -> Any:

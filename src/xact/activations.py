@@ -9,13 +9,13 @@ The math lives in :mod:`xact._elementwise`.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 from typing import Any
 
 from . import _elementwise as m
 from ._fast import evaluate, values_for
 from ._namespace import Array, compute_dtype, ensure_array, finfo_of, resolve_one
+from ._validate import axis_index, real_parameter
 
 __all__ = [
     "celu",
@@ -91,35 +91,6 @@ def dtype_name(dtype: Any) -> str:
     """``float32`` for any library's float32 dtype object."""
     name = getattr(dtype, "name", None) or str(dtype)
     return str(name).rsplit(".", 1)[-1]
-
-
-def real_parameter(
-    fname: str,
-    pname: str,
-    value: object,
-    *,
-    positive: bool = False,
-    nonnegative: bool = False,
-    nonzero: bool = False,
-) -> float:
-    """Validate a scalar parameter: a finite real Python or NumPy number."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"xact.{fname}: {pname} must be a real number, got {type(value).__name__}"
-        )
-    result = float(value)
-    problem = None
-    if result != result or result in (float("inf"), float("-inf")):
-        problem = "finite"
-    elif positive and result <= 0:
-        problem = "> 0"
-    elif nonnegative and result < 0:
-        problem = ">= 0"
-    elif nonzero and result == 0:
-        problem = "nonzero"
-    if problem is not None:
-        raise ValueError(f"xact.{fname}: {pname} must be {problem}, got {value!r}")
-    return result
 
 
 def relu(x: Any, /) -> Array:
@@ -527,13 +498,7 @@ def glu(x: Any, /, *, axis: int = -1) -> Array:
     _, array = resolve_one("glu", x)
     if array.ndim == 0:
         raise ValueError("xact.glu: expected at least one dimension, got a 0-d array")
-    if not isinstance(axis, int) or isinstance(axis, bool):
-        raise TypeError(f"xact.glu: axis must be an integer, got {type(axis).__name__}")
-    if not -array.ndim <= axis < array.ndim:
-        raise ValueError(
-            f"xact.glu: axis {axis} is out of range for an array with {array.ndim} dims"
-        )
-    index = axis % array.ndim
+    index = axis_index("glu", axis, array.ndim)
     length = array.shape[index]
     if length is not None and length == length and length % 2:
         raise ValueError(

@@ -11,32 +11,32 @@ from typing import Any
 import numpy as np
 
 from ._namespace import Array, as_namespace, default_float
+from ._validate import positive_integer, real_parameter
 
 __all__ = ["create_spiral_dataset", "spiral", "vertical"]
 
 
 def _check_counts(fname: str, samples: object, classes: object) -> tuple[int, int]:
-    for label, value in (("samples", samples), ("classes", classes)):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, np.integer))
-            or value < 1
-        ):
-            raise ValueError(
-                f"xact.datasets.{fname}: {label} must be a positive integer, "
-                f"got {value!r}"
-            )
-    return int(samples), int(classes)  # type: ignore[call-overload]
+    name = f"datasets.{fname}"
+    return (
+        positive_integer(name, "samples", samples),
+        positive_integer(name, "classes", classes),
+    )
 
 
 def _place(
-    X: np.ndarray, y: np.ndarray, xp: Any, device: Any, dtype: Any
+    fname: str, X: np.ndarray, y: np.ndarray, xp: Any, device: Any, dtype: Any
 ) -> tuple[Array, Array]:
     namespace = as_namespace(xp if xp is not None else np)
     if dtype is None:
         dtype = default_float(namespace, device)
     elif isinstance(dtype, str):
-        dtype = getattr(namespace, dtype)
+        dtype = getattr(namespace, dtype, None) or dtype
+    if isinstance(dtype, str) or not namespace.isdtype(dtype, "real floating"):
+        name = getattr(dtype, "__name__", None) or str(dtype)
+        raise TypeError(
+            f"xact.datasets.{fname}: dtype must be a real floating dtype, got {name}"
+        )
     info = namespace.__array_namespace_info__()
     integer = info.default_dtypes(device=device)["integral"]
     return (
@@ -73,6 +73,7 @@ def spiral(
     ((300, 2), (300,))
     """
     samples, classes = _check_counts("spiral", samples, classes)
+    noise = real_parameter("datasets.spiral", "noise", noise, nonnegative=True)
     rng = np.random.default_rng(seed)
     X = np.zeros((samples * classes, 2))
     y = np.zeros(samples * classes, dtype=np.int64)
@@ -84,7 +85,7 @@ def spiral(
         )
         X[rows] = np.column_stack((r * np.sin(2.5 * t), r * np.cos(2.5 * t)))
         y[rows] = k
-    return _place(X, y, xp, device, dtype)
+    return _place("spiral", X, y, xp, device, dtype)
 
 
 def vertical(
@@ -102,6 +103,7 @@ def vertical(
     Returns ``(X, y)`` as :func:`spiral` does.
     """
     samples, classes = _check_counts("vertical", samples, classes)
+    noise = real_parameter("datasets.vertical", "noise", noise, nonnegative=True)
     rng = np.random.default_rng(seed)
     X = np.zeros((samples * classes, 2))
     y = np.zeros(samples * classes, dtype=np.int64)
@@ -110,7 +112,7 @@ def vertical(
         X[rows, 0] = rng.standard_normal(samples) * noise + k / 3
         X[rows, 1] = rng.standard_normal(samples) * noise + 0.5
         y[rows] = k
-    return _place(X, y, xp, device, dtype)
+    return _place("vertical", X, y, xp, device, dtype)
 
 
 def create_spiral_dataset(

@@ -22,6 +22,7 @@ from ._namespace import (
     resolve,
     to_host,
 )
+from ._validate import positive_integer
 
 
 def _dtype_name(dtype: Any) -> str:
@@ -56,14 +57,6 @@ INITIALIZERS = {
     "he_uniform": _he_uniform,
     "small_normal": _small_normal,
 }
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(
-            f"xact.Dense: {name} must be a positive integer, got {value!r}"
-        )
-    return int(value)
 
 
 class Dense:
@@ -102,8 +95,8 @@ class Dense:
         dtype: Any = None,
         weight_init: str = "glorot_uniform",
     ) -> None:
-        self.n_inputs = _positive_int("n_inputs", n_inputs)
-        self.n_neurons = _positive_int("n_neurons", n_neurons)
+        self.n_inputs = positive_integer("Dense", "n_inputs", n_inputs)
+        self.n_neurons = positive_integer("Dense", "n_neurons", n_neurons)
         if weight_init not in INITIALIZERS:
             raise ValueError(
                 f"xact.Dense: unknown weight_init {weight_init!r}; "
@@ -291,7 +284,12 @@ class Dense:
             )
         self._check(x, xp, "forward")
         if x.dtype != self.weights.dtype:  # type: ignore[union-attr]
-            x = xp.astype(x, self.weights.dtype)  # type: ignore[union-attr]
+            # PyTorch's rule: no silent downcast (or upcast) of the input
+            raise TypeError(
+                f"xact.Dense.forward: the input is {_dtype_name(x.dtype)} but the "
+                f"parameters are {_dtype_name(self.weights.dtype)}; convert the "  # type: ignore[union-attr]
+                f"input, or move the layer with dense.to(dtype=...)"
+            )
         output = xp.matmul(x, self.weights) + self.biases
         if not is_traced(x):  # under jax.jit a layer keeps no tracer
             self.inputs, self.output = x, output

@@ -43,8 +43,15 @@ class Activation:
                 f"{', '.join(sorted(unknown))}; it takes {allowed}"
             )
         self.options: dict[str, Any] = {**self._entry.defaults, **options}
-        # validate the options now, with the function's own checks
-        probe = np.zeros((2, 2)) if self._entry.along_axis else np.zeros(1)
+        # validate the options now, with the function's own checks, on a
+        # probe with as many dimensions as the axis needs
+        probe = np.zeros(1)
+        if self._entry.along_axis:
+            axis = self.options["axis"]
+            dims = axis + 1 if isinstance(axis, int) and axis >= 0 else 2
+            if isinstance(axis, int) and axis < 0:
+                dims = -axis
+            probe = np.zeros((2,) * max(dims, 2))
         self._entry.function(probe, **self.options)
         self.inputs: Array | None = None
         self.output: Array | None = None
@@ -109,10 +116,13 @@ class Activation:
         if work != dtype:
             x, y, d = (xp.astype(a, work) for a in (x, y, d))
         options = dict(self.options)
+        shape = tuple(x.shape)
+        if self._entry.along_axis and x.ndim == 0:  # a 0-d input: one element
+            x, y, d = (xp.reshape(a, (1,)) for a in (x, y, d))
         if "axis" in options:
             options["axis"] = options["axis"] % x.ndim
         if self._entry.along_axis:
-            dinputs = self._entry.vjp(xp, x, y, d, **options)
+            dinputs = xp.reshape(self._entry.vjp(xp, x, y, d, **options), shape)
         else:
             vjp = backward_for(xp, self._entry.name, self._entry.vjp, x, options)
             dinputs = evaluate(xp, vjp, (x, y, d), options)

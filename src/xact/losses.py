@@ -27,6 +27,7 @@ from ._namespace import (
     ensure_array,
     is_dask,
     is_jax,
+    mean_or_nan,
     resolve,
     to_host,
 )
@@ -357,7 +358,7 @@ def _per_sample(xp: Namespace, spec: _Spec, terms: Array) -> Array:
 
 def _reduce(xp: Namespace, per_sample: Array, reduction: str) -> Array:
     if reduction == "mean":
-        return ensure_array(xp, xp.mean(per_sample))
+        return mean_or_nan(xp, per_sample)  # NaN for an empty batch
     if reduction == "sum":
         return ensure_array(xp, xp.sum(per_sample))
     return per_sample

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._namespace import Array, ensure_array, resolve
+from ._namespace import Array, mean_or_nan, resolve
 
 __all__ = ["accuracy", "predicted_classes"]
 
@@ -23,7 +23,7 @@ def accuracy(y_true: Any, y_pred: Any) -> Array:
 
     `y_pred` are scores or probabilities (N, C) (argmax) or one probability
     per sample (N,)/(N, 1) (threshold 0.5); `y_true` class indices (N,),
-    (1, N), (N, 1) or one-hot rows (N, C).
+    (1, N), (N, 1) or one-hot rows (N, C). NaN for an empty batch.
 
     Examples
     --------
@@ -48,4 +48,4 @@ def accuracy(y_true: Any, y_pred: Any) -> Array:
         predicted == xp.astype(t, predicted.dtype),
         p.dtype if xp.isdtype(p.dtype, "real floating") else xp.float32,
     )
-    return ensure_array(xp, xp.mean(correct))
+    return mean_or_nan(xp, correct)  # NaN for an empty batch

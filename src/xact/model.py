@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ._namespace import Array, array_device, resolve, to_host
+from ._validate import positive_integer
 from .dense import Dense
 from .layers import Softmax
 from .losses import (
@@ -189,11 +190,7 @@ class Sequential:
                 "xact.Sequential.fit: optimizer must be an Optimizer, "
                 f"got {optimizer!r}"
             )
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-            raise ValueError(
-                "xact.Sequential.fit: epochs must be a positive integer, "
-                f"got {epochs!r}"
-            )
+        epochs = positive_integer("Sequential.fit", "epochs", epochs)
         xp, (X, y) = resolve("Sequential.fit", X, y, floating=False)
         n = X.shape[0]
         if y.shape[0] != n and tuple(y.shape) != (1, n):
@@ -202,11 +199,11 @@ class Sequential:
             )
         if tuple(y.shape) == (1, n):
             y = xp.reshape(y, (n,))
-        size = n if batch_size is None else int(batch_size)
-        if size < 1:
-            raise ValueError(
-                f"xact.Sequential.fit: batch_size must be >= 1, got {batch_size!r}"
-            )
+        size = (
+            n
+            if batch_size is None
+            else positive_integer("Sequential.fit", "batch_size", batch_size)
+        )
         if y.ndim == 1 and n:
             # the labels are checked once here, not per batch (a host sync)
             classes = self.forward(X[:1, ...]).shape[-1]

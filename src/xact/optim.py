@@ -14,6 +14,7 @@ import weakref
 from typing import Any
 
 from ._namespace import Array, array_device, namespace_of_array, to_host
+from ._validate import real_parameter
 
 __all__ = ["SGD", "Adagrad", "Adam", "Optimizer", "RMSprop"]
 
@@ -22,17 +23,11 @@ class Optimizer:
     """Base class: learning-rate decay, iteration count and per-layer state."""
 
     def __init__(self, learning_rate: float, decay: float = 0.0) -> None:
-        if not learning_rate > 0:
-            raise ValueError(
-                f"xact.{type(self).__name__}: learning_rate must be > 0, "
-                f"got {learning_rate!r}"
-            )
-        if not decay >= 0:
-            raise ValueError(
-                f"xact.{type(self).__name__}: decay must be >= 0, got {decay!r}"
-            )
-        self.learning_rate = float(learning_rate)
-        self.decay = float(decay)
+        name = type(self).__name__
+        self.learning_rate = real_parameter(
+            name, "learning_rate", learning_rate, positive=True
+        )
+        self.decay = real_parameter(name, "decay", decay, nonnegative=True)
         self.iterations = 0
         # state belongs to the layer it updates: held weakly, so a collected
         # layer takes its state with it (never inherited through a reused id)
@@ -125,9 +120,7 @@ class SGD(Optimizer):
         self, learning_rate: float = 1.0, *, decay: float = 0.0, momentum: float = 0.0
     ) -> None:
         super().__init__(learning_rate, decay)
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"xact.SGD: momentum must be in [0, 1), got {momentum!r}")
-        self.momentum = float(momentum)
+        self.momentum = real_parameter("SGD", "momentum", momentum, below_one=True)
 
     def _updated(self, name, value, gradient, state):  # type: ignore[no-untyped-def]
         lr = self.current_learning_rate
@@ -148,7 +141,7 @@ class Adagrad(Optimizer):
         self, learning_rate: float = 1.0, *, decay: float = 0.0, epsilon: float = 1e-7
     ) -> None:
         super().__init__(learning_rate, decay)
-        self.epsilon = float(epsilon)
+        self.epsilon = real_parameter("Adagrad", "epsilon", epsilon, positive=True)
 
     def _updated(self, name, value, gradient, state):  # type: ignore[no-untyped-def]
         cache = state.get(name, 0.0) + gradient * gradient
@@ -170,10 +163,8 @@ class RMSprop(Optimizer):
         rho: float = 0.9,
     ) -> None:
         super().__init__(learning_rate, decay)
-        if not 0.0 <= rho < 1.0:
-            raise ValueError(f"xact.RMSprop: rho must be in [0, 1), got {rho!r}")
-        self.epsilon = float(epsilon)
-        self.rho = float(rho)
+        self.epsilon = real_parameter("RMSprop", "epsilon", epsilon, positive=True)
+        self.rho = real_parameter("RMSprop", "rho", rho, below_one=True)
 
     def _updated(self, name, value, gradient, state):  # type: ignore[no-untyped-def]
         cache = self.rho * state.get(name, 0.0) + (1.0 - self.rho) * gradient * gradient
@@ -196,12 +187,9 @@ class Adam(Optimizer):
         beta_2: float = 0.999,
     ) -> None:
         super().__init__(learning_rate, decay)
-        for label, beta in (("beta_1", beta_1), ("beta_2", beta_2)):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"xact.Adam: {label} must be in [0, 1), got {beta!r}")
-        self.epsilon = float(epsilon)
-        self.beta_1 = float(beta_1)
-        self.beta_2 = float(beta_2)
+        self.epsilon = real_parameter("Adam", "epsilon", epsilon, positive=True)
+        self.beta_1 = real_parameter("Adam", "beta_1", beta_1, below_one=True)
+        self.beta_2 = real_parameter("Adam", "beta_2", beta_2, below_one=True)
 
     def _updated(self, name, value, gradient, state):  # type: ignore[no-untyped-def]
         xp = namespace_of_array(value)

@@ -11,7 +11,6 @@ entry keeps its relative accuracy when the others are tiny.
 
 from __future__ import annotations
 
-import operator
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -29,6 +28,7 @@ from ._namespace import (
     resolve_one,
 )
 from ._twofold import exp_pair, two_sum
+from ._validate import axis_index
 
 __all__ = ["log_softmax", "logsumexp", "softmax", "softmin"]
 
@@ -156,21 +156,6 @@ def _logsumexp_dropped(xp: Namespace, x: Array, axis: int, _: Array | None) -> A
     return logsumexp_math(xp, x, axis, False)
 
 
-def _normalize_axis(fname: str, axis: object, ndim: int) -> int:
-    try:
-        index = operator.index(axis)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(
-            f"xact.{fname}: axis must be an integer, got {type(axis).__name__}"
-        ) from None
-    size = max(ndim, 1)
-    if not -size <= index < size:
-        raise ValueError(
-            f"xact.{fname}: axis {index} is out of range for an array with {ndim} dims"
-        )
-    return index % size
-
-
 def _mask(fname: str, xp: Namespace, x: Array, where: object) -> Array | None:
     """``where`` as a boolean array of x's library, broadcast to x's shape."""
     if where is None:
@@ -207,7 +192,7 @@ def _along_axis(
     """Validate, widen half precision, handle 0-d and empty input, apply."""
     xp, x = resolve_one(fname, x)
     mask = _mask(fname, xp, x, where)
-    index = _normalize_axis(fname, axis, x.ndim)
+    index = axis_index(fname, axis, x.ndim)
     dtype = x.dtype
     work = compute_dtype(xp, dtype)
     y = xp.astype(x, work) if work != dtype else x
