@@ -130,3 +130,10 @@ def test_bench_rejects_unknown_functions_and_backends():
     assert "unknown function(s) nope" in result.stderr
     result = xact("bench", "--backend", "tensorflow", check_rc=2)
     assert "unknown backend 'tensorflow'" in result.stderr
+
+
+def test_spiral_on_dask_trains_on_numpy_and_predicts_lazily():
+    pytest.importorskip("dask", reason="needs Dask")
+    out = xact("spiral", "--backend", "dask", "--epochs", "20", "--quiet").stdout
+    assert "trains on NumPy and predicts on Dask" in out
+    assert "accuracy of the lazy prediction on Dask" in out

@@ -38,7 +38,7 @@ import numpy as np
 from . import _derivative_roots as roots
 from . import _elementwise as m
 from ._kinks import minus_abs
-from ._namespace import Array, Namespace, finfo_of, rounding_barrier
+from ._namespace import Array, Namespace, clip, finfo_of, rounding_barrier
 from ._special import erfc_pair
 from ._twofold import (
     constant_pair,
@@ -135,7 +135,7 @@ def _exp_up(
     """``factor * exp(hi + lo) * 2**n`` for ``hi <= 0``: the exponent shifted by
     ``n log 2``, the sum carried exactly (with the shift's own low part)."""
     shift_hi, shift_lo = constant_pair(n * _LN2[0], n * _LN2[1], xp, hi.dtype)
-    low = xp.clip(hi, -_EXP_SATURATED - n, 0.0)
+    low = clip(xp, hi, -_EXP_SATURATED - n, 0.0)
     shifted, shifted_lo = two_sum(xp, shift_hi, low)
     return factor * exp_pair(xp, shifted, shifted_lo + (lo + shift_lo))
 
@@ -189,7 +189,7 @@ def _pieces(
         c_hi, c_lo = constant_pair(*piece.centre, xp, x.dtype)
         low, high = piece.interval
         # the barrier keeps XLA from folding (x - c_hi) - c_lo into x - c_hi
-        t = rounding_barrier(xp, xp.clip(x, low, high) - c_hi) - c_lo
+        t = rounding_barrier(xp, clip(xp, x, low, high) - c_hi) - c_lo
         value = _horner(xp, t, piece.float32 if bits == 32 else piece.float64)
         if piece.root:
             value = t * value
@@ -298,7 +298,7 @@ def celu_vjp(xp: Namespace, x: Array, y: Array, d: Array, alpha: float) -> Array
     # beyond x = -800 alpha the derivative underflows in every dtype
     largest = float(finfo_of(xp, x.dtype).max)
     lowest = _floor_ceil(-min(_EXP_SATURATED * alpha, largest), bits)[1]
-    xn = xp.clip(x, lowest, 0.0) * scale
+    xn = clip(xp, x, lowest, 0.0) * scale
     q = xn / a_hi
     # x - q alpha exactly: q a_hi = p + e, and x - p is exact (Sterbenz)
     p, e = _times_constant(xp, q, a_hi)
@@ -340,7 +340,7 @@ def softplus_vjp(xp: Namespace, x: Array, y: Array, d: Array, beta: float) -> Ar
     bits = _bits(xp, x)
     largest = float(finfo_of(xp, x.dtype).max)
     bound = _floor_ceil(min(_EXP_SATURATED / abs(beta), largest), bits)[0]
-    xc = xp.clip(x, -bound, bound)
+    xc = clip(xp, x, -bound, bound)
     v, v_lo = _times_constant(xp, xc, beta)
     return d * _sigmoid_pair(xp, v, v_lo)
 
@@ -393,7 +393,7 @@ def tanh_shrink_vjp(xp: Namespace, x: Array, y: Array, d: Array) -> Array:
     xs = xp.where(small, x, 0.0)
     q = m.lambert_q(xp, xs)
     t = xs - xs * q / (1.0 + q)
-    e = xp.exp(-2.0 * xp.clip(a, 1.0, _SIGMOID_SATURATED))
+    e = xp.exp(-2.0 * clip(xp, a, 1.0, _SIGMOID_SATURATED))
     numerator, numerator_lo = two_sum(xp, 1.0, -e)
     o, _, rel = _one_plus(xp, e)
     ratio = numerator / o
@@ -415,7 +415,7 @@ def _gelu_exact_slope(xp: Namespace, x: Array) -> Array:
     (XLA on CPU) would drop it.
     """
     n = _exp_shift(_bits(xp, x))
-    xc = xp.clip(x, -_GELU_SATURATED, _GELU_SATURATED)
+    xc = clip(xp, x, -_GELU_SATURATED, _GELU_SATURATED)
     hi_c, lo_c = constant_pair(*_INV_SQRT2, xp, x.dtype)
     z, z_lo = two_product(xp, xc, xp.full_like(xc, -hi_c))
     z_lo = z_lo - xc * lo_c
@@ -436,7 +436,7 @@ def _gelu_tanh_slope(xp: Namespace, x: Array) -> Array:
     x A' = 2c x (1 + 3k x**2). A and x A' are carried as pairs (exp and the
     cancellation amplify their rounding); near the root a polynomial.
     """
-    xc = xp.clip(x, -_GELU_TANH_SATURATED, _GELU_TANH_SATURATED)
+    xc = clip(xp, x, -_GELU_TANH_SATURATED, _GELU_TANH_SATURATED)
     c_hi, c_lo = constant_pair(*_TWO_SQRT_2_OVER_PI, xp, x.dtype)
     # A = c x (1 + k x^2), as in the forward
     arg, arg_lo, cubic, cubic_lo = m.gelu_tanh_argument(xp, xc)
@@ -476,7 +476,7 @@ def silu_vjp(xp: Namespace, x: Array, y: Array, d: Array) -> Array:
     [-2, -0.5]) and (1 + w + x w) / (1 + w)**2 with w = exp(-x) for x >= 0;
     near the root x ~ -1.28 a polynomial.
     """
-    xc = xp.clip(x, -_SIGMOID_SATURATED, _SIGMOID_SATURATED)
+    xc = clip(xp, x, -_SIGMOID_SATURATED, _SIGMOID_SATURATED)
     e = xp.exp(minus_abs(xp, xc))
     o, o_lo, rel = _one_plus(xp, e)
     square_o = o * o
@@ -496,7 +496,7 @@ def mish_vjp(xp: Namespace, x: Array, y: Array, d: Array) -> Array:
     (1 + 2w) / D + 4 x w**2 (1 + w) / D**2, w = e^-x, D = 1 + 2w (1 + w) for
     x > 0; near the root x ~ -1.19 a polynomial.
     """
-    xc = xp.clip(x, -_SIGMOID_SATURATED, _SIGMOID_SATURATED)
+    xc = clip(xp, x, -_SIGMOID_SATURATED, _SIGMOID_SATURATED)
     u = xp.exp(minus_abs(xp, xc))
     # x <= 0: the last sums of B and n + 2 as pairs, their roundings relative
     # corrections of exp (B is not 0 outside the root's interval)

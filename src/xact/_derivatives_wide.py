@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from ._namespace import Array, Namespace
+from ._namespace import Array, Namespace, clip
 from ._special import erfc_wide
 
 __all__ = ["WIDE_SLOPES", "plain_in_float64"]
@@ -58,7 +58,7 @@ def softplus_slope(xp: Namespace, x: Array, beta: float) -> Array:
     # sigmoid(beta x); past |beta x| = 800 it is 0 or 1: the clip keeps the
     # product from overflowing
     bound = 800.0 / abs(beta)
-    return _sigmoid(xp, beta * xp.clip(x, -bound, bound))
+    return _sigmoid(xp, beta * clip(xp, x, -bound, bound))
 
 
 def tanh_slope(xp: Namespace, x: Array) -> Array:
@@ -73,7 +73,7 @@ def tanh_shrink_slope(xp: Namespace, x: Array) -> Array:
 
 def silu_slope(xp: Namespace, x: Array) -> Array:
     # s (1 + x sigmoid(-x)); past |x| = 200 it is 0 or 1 in float32
-    xc = xp.clip(x, -200.0, 200.0)
+    xc = clip(xp, x, -200.0, 200.0)
     s, e = _sigmoid_and_ratio(xp, xc)
     return s * (1.0 + xc * (e * s))
 
@@ -83,7 +83,7 @@ def mish_slope(xp: Namespace, x: Array) -> Array:
     # 1 - tanh^2 = 4 (n + 1)^2 / q^2 and sigmoid x = n / (n + 1), so
     # mish' = w / q + 4 x n (n + 1) / q^2: no tanh, no log1p, no where.
     # Past x = 20 it is 1 in float32, below -200 it is 0.
-    xc = xp.clip(x, -200.0, 20.0)
+    xc = clip(xp, x, -200.0, 20.0)
     n = xp.exp(xc)
     w = n * (n + 2.0)
     q = w + 2.0
@@ -103,16 +103,16 @@ def selu_slope(xp: Namespace, x: Array) -> Array:
 def celu_slope(xp: Namespace, x: Array, alpha: float) -> Array:
     # past x / alpha = -800 the exponential is 0: the clip keeps the
     # quotient from overflowing
-    negative = xp.clip(x, -800.0 * alpha, 0.0) / alpha
+    negative = clip(xp, x, -800.0 * alpha, 0.0) / alpha
     return xp.where(x > 0, 1.0, xp.exp(negative))
 
 
 def gelu_slope(xp: Namespace, x: Array, approximate: str) -> Array:
-    xc = xp.clip(x, -64.0, 64.0)
+    xc = clip(xp, x, -64.0, 64.0)
     if approximate == "tanh":
         # d/dx x sigmoid(2u) = s + 2 x u' s (1 - s), u = c (x + k x^3); past
         # |x| = 20 it is 0 or 1 in float32, and |2u| stays below 700
-        xc = xp.clip(x, -20.0, 20.0)
+        xc = clip(xp, x, -20.0, 20.0)
         u2 = 2.0 * _SQRT_2_OVER_PI * (xc + _GELU_TANH_CUBIC * (xc * xc * xc))
         s, e = _sigmoid_and_ratio(xp, u2)
         du2 = 2.0 * _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_TANH_CUBIC * (xc * xc))

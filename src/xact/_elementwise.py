@@ -23,6 +23,7 @@ from ._kinks import minus_abs, negative_part, positive_part
 from ._namespace import (
     Array,
     Namespace,
+    clip,
     finfo_of,
     log_smallest_normal,
     rounding_barrier,
@@ -98,7 +99,7 @@ def _times_constant(xp: Namespace, x: Array, c: float) -> Array:
     if abs(c) <= 1.0:
         return c * x
     limit = _largest_unsaturated(finfo_of(xp, x.dtype).bits, abs(c))
-    inside = c * xp.clip(x, -limit, limit)
+    inside = c * clip(xp, x, -limit, limit)
     infinity = xp.full_like(x, math.copysign(math.inf, c))
     overflowed = xp.where(x > 0, infinity, -infinity)
     saturated = xp.where(infinite, c * xp.where(infinite, x, 0.0), overflowed)
@@ -262,11 +263,11 @@ def softplus_math(xp: Namespace, x: Array, beta: float) -> Array:
     # within `reach` the pair is exact; beyond it |bx| > max/2: the log term is 0
     far = min(float(info.max) / (2 * abs(b_hi)), float(info.max))
     reach = min(split_bound, far)
-    near = xp.clip(scaled, -reach, reach)
+    near = clip(xp, scaled, -reach, reach)
     product, product_lo = two_product_by_constant(xp, near, b_hi)
     product_lo = product_lo + b_lo * near
     beyond = xp.abs(scaled) > reach
-    bx = xp.where(beyond, b_hi * xp.clip(scaled, -far, far), product)
+    bx = xp.where(beyond, b_hi * clip(xp, scaled, -far, far), product)
     bx_lo = xp.where(beyond, 0.0, product_lo)
     down, down_lo = minus_abs(xp, bx), xp.where(bx >= 0, -bx_lo, bx_lo)
     linear = xp.where(bx >= 0, x, 0.0)  # slope 1 at 0, as log1p(e^-|bx|) takes -1
@@ -369,7 +370,7 @@ def gelu_math(xp: Namespace, x: Array, approximate: str) -> Array:
         return _gelu_tanh(xp, x)
     # Beyond |x| = 64, gelu is x or -0 in every dtype; inside, the math sees
     # only finite values, so autodiff at ±inf forms no inf * 0.
-    clamped = xp.clip(x, -_GELU_SATURATED, _GELU_SATURATED)
+    clamped = clip(xp, x, -_GELU_SATURATED, _GELU_SATURATED)
     if finfo_of(xp, x.dtype).bits == 32 and has_float64(xp, x):
         # float64 carries float32's result to 0.5 ULP with any erfc kernel
         wide = xp.astype(clamped, xp.float64)
@@ -407,7 +408,7 @@ def _gelu_tanh(xp: Namespace, x: Array) -> Array:
     # x/2 (1 + tanh(y)) = x sigmoid(2y), 2y = 2 sqrt(2/pi) x (1 + k x^2)
     # evaluated as an exact pair, since sigmoid's exp amplifies its rounding.
     bound = 30.0
-    xc = xp.clip(x, -bound, bound)
+    xc = clip(xp, x, -bound, bound)
     arg, arg_lo, _, _ = gelu_tanh_argument(xp, xc)
     # x sigmoid(arg): x / (1 + e^-arg) for arg >= 0, x e^arg / (1 + e^arg) else
     negative_hi = negative_part(xp, arg)

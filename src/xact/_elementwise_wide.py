@@ -25,7 +25,7 @@ import math
 from collections.abc import Callable
 
 from ._elementwise import SELU_ALPHA, SELU_SCALE
-from ._namespace import Array, Namespace
+from ._namespace import Array, Namespace, clip
 from ._special import erfc_wide
 
 __all__ = ["WIDE_VALUES"]
@@ -69,7 +69,7 @@ def mish_value(xp: Namespace, v: Array) -> Array:
 def tanh_shrink_value(xp: Namespace, v: Array) -> Array:
     # x - tanh x cancels below |x| = 1/16: there its Taylor series, whose
     # next term is 6e-12 of the sum
-    small = xp.clip(v, -0.0625, 0.0625)
+    small = clip(xp, v, -0.0625, 0.0625)
     s = small * small
     series = (small * s) * (
         1.0 / 3.0 + s * (-2.0 / 15.0 + s * (17.0 / 315.0 + s * (-62.0 / 2835.0)))
@@ -103,17 +103,17 @@ def gelu_value(xp: Namespace, v: Array, approximate: str) -> Array:
 
 
 def hard_sigmoid_value(xp: Namespace, v: Array) -> Array:
-    return xp.clip(v / 6.0 + 0.5, 0.0, 1.0)
+    return clip(xp, v / 6.0 + 0.5, 0.0, 1.0)
 
 
 def hard_swish_value(xp: Namespace, v: Array) -> Array:
     vc = xp.maximum(v, -4.0)  # 0 from -3 down; -inf * 0 never forms
-    return vc * xp.clip(vc + 3.0, 0.0, 6.0) / 6.0
+    return vc * clip(xp, vc + 3.0, 0.0, 6.0) / 6.0
 
 
 def leaky_relu_value(xp: Namespace, v: Array, negative_slope: float) -> Array:
     # with a zero slope, ±inf * 0 must not form (where evaluates both sides)
-    negative = xp.clip(v, -1.0, 1.0) if negative_slope == 0.0 else v
+    negative = clip(xp, v, -1.0, 1.0) if negative_slope == 0.0 else v
     return xp.where(v > 0, v, negative * negative_slope)
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "Namespace",
     "array_device",
     "as_namespace",
+    "clip",
     "compute_dtype",
     "default_float",
     "ensure_array",
@@ -44,6 +45,7 @@ __all__ = [
     "resolve",
     "resolve_one",
     "rounding_barrier",
+    "shape_of",
     "to_host",
 ]
 
@@ -224,6 +226,22 @@ def to_host(x: Array) -> np.ndarray:
         cpu = array_api_strict.Device("CPU_DEVICE")
         return np.from_dlpack(x.to_device(cpu))
     return np.asarray(x)
+
+
+def shape_of(x: Array) -> tuple[int | None, ...]:
+    """``x.shape`` with unknown lengths (Dask's NaN after boolean indexing)
+    as None, so that two unknown lengths compare equal."""
+    return tuple(None if d is None or d != d else int(d) for d in x.shape)
+
+
+def clip(xp: Namespace, x: Array, low: float | None, high: float | None) -> Array:
+    """``xp.clip``; on Dask composed of ``maximum`` and ``minimum`` (the
+    compat layer's Dask clip fails on unknown chunk sizes). NaN propagates."""
+    if not is_dask(xp):
+        return xp.clip(x, low, high)
+    if low is not None:
+        x = xp.maximum(x, low)
+    return x if high is None else xp.minimum(x, high)
 
 
 def mean_or_nan(xp: Namespace, x: Array) -> Array:

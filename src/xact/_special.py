@@ -27,6 +27,7 @@ from ._namespace import (
     Array,
     Namespace,
     array_device,
+    clip,
     finfo_of,
     is_cupy,
     is_dask,
@@ -120,7 +121,7 @@ def erfc_pair_generic(
     if isinstance(multiplier, float):
         multiplier = xp.full_like(hi, multiplier)
     negative = hi < 0
-    z = xp.clip(-minus_abs(xp, hi), 0.0, _Z_SATURATED)
+    z = clip(xp, -minus_abs(xp, hi), 0.0, _Z_SATURATED)
     z_lo = xp.where(negative, -lo, lo)
     z_lo = xp.where(z < _Z_SATURATED, z_lo, 0.0)
     # t + t_lo = 2 / (2 + z + z_lo) to about twice the working precision
@@ -221,8 +222,8 @@ def erfc_pair(xp: Namespace, hi: Array, lo: Array, multiplier: Array) -> Array:
     """
     if is_torch(xp) and finfo_of(xp, hi.dtype).bits == 32:
         value = native_erfc(xp)(hi)  # type: ignore[misc]
-        z = xp.clip(hi, 0.0, _Z_SATURATED)
-        zn = xp.clip(hi, -_Z_SATURATED, 0.0)
+        z = clip(xp, hi, 0.0, _Z_SATURATED)
+        zn = clip(xp, hi, -_Z_SATURATED, 0.0)
         ratio = xp.where(
             hi >= 0,
             z + xp.sqrt(z * z + _FOUR_OVER_PI),

@@ -20,6 +20,7 @@ from ._namespace import (
     namespace_of_array,
     outside_traces,
     resolve,
+    shape_of,
     to_host,
 )
 from ._validate import positive_integer
@@ -307,7 +308,7 @@ class Dense:
             )
         xp, (d,) = resolve("Dense.backward", dvalues)
         self._check(d, xp, "backward")
-        if tuple(d.shape) != (self.inputs.shape[0], self.n_neurons):
+        if shape_of(d) != (shape_of(self.inputs)[0], self.n_neurons):
             raise ValueError(
                 f"xact.Dense.backward: dvalues has shape {tuple(d.shape)}, "
                 f"the output has shape {(self.inputs.shape[0], self.n_neurons)}"

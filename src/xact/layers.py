@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ._fast import backward_for, evaluate
-from ._namespace import Array, compute_dtype, ensure_array, is_traced, resolve
+from ._namespace import Array, compute_dtype, ensure_array, is_traced, resolve, shape_of
 from ._registry import ACTIVATIONS, entry
 
 # a forward under jax.jit keeps no cache (a tracer would outlive its trace)
@@ -106,7 +106,7 @@ class Activation:
         if self.inputs is None or self.output is None:
             raise RuntimeError(f"xact.{name}: call forward before backward{_JIT_HINT}")
         xp, (x, y, d) = resolve(name, self.inputs, self.output, dvalues)
-        if tuple(d.shape) != tuple(y.shape):
+        if shape_of(d) != shape_of(y):
             raise ValueError(
                 f"xact.{name}: dvalues has shape {tuple(d.shape)}, "
                 f"the output has shape {tuple(y.shape)}"
@@ -116,13 +116,15 @@ class Activation:
         if work != dtype:
             x, y, d = (xp.astype(a, work) for a in (x, y, d))
         options = dict(self.options)
-        shape = tuple(x.shape)
-        if self._entry.along_axis and x.ndim == 0:  # a 0-d input: one element
+        scalar = self._entry.along_axis and x.ndim == 0
+        if scalar:  # a 0-d input: one element
             x, y, d = (xp.reshape(a, (1,)) for a in (x, y, d))
         if "axis" in options:
             options["axis"] = options["axis"] % x.ndim
         if self._entry.along_axis:
-            dinputs = xp.reshape(self._entry.vjp(xp, x, y, d, **options), shape)
+            dinputs = self._entry.vjp(xp, x, y, d, **options)
+            if scalar:
+                dinputs = xp.reshape(dinputs, ())
         else:
             vjp = backward_for(xp, self._entry.name, self._entry.vjp, x, options)
             dinputs = evaluate(xp, vjp, (x, y, d), options)

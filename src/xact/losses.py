@@ -22,6 +22,7 @@ from ._namespace import (
     Array,
     Namespace,
     array_device,
+    clip,
     compute_dtype,
     default_float,
     ensure_array,
@@ -29,6 +30,7 @@ from ._namespace import (
     is_jax,
     mean_or_nan,
     resolve,
+    shape_of,
     to_host,
 )
 from ._twofold import exp_pair
@@ -122,11 +124,13 @@ def class_targets(fname: str, xp: Namespace, y_true: Array, y_pred: Array) -> Ar
         raise ValueError(
             f"xact.{fname}: y_pred must have shape (N, C), got {tuple(y_pred.shape)}"
         )
-    n, classes = y_pred.shape
-    if tuple(y_true.shape) == (n, classes):
+    n, classes = shape_of(y_pred)
+    if classes is None:
+        raise ValueError(f"xact.{fname}: y_pred has an unknown number of classes")
+    if shape_of(y_true) == (n, classes):
         return xp.astype(y_true, y_pred.dtype)
-    if tuple(y_true.shape) in ((n,), (1, n), (n, 1)):
-        indices = xp.reshape(y_true, (n,))
+    if shape_of(y_true) in ((n,), (1, n), (n, 1)):
+        indices = xp.reshape(y_true, (-1,))
         if not xp.isdtype(indices.dtype, ("integral", "real floating", "bool")):
             raise TypeError(f"xact.{fname}: labels of dtype {indices.dtype}")
         lazy = _is_lazy(xp, indices)
@@ -137,7 +141,7 @@ def class_targets(fname: str, xp: Namespace, y_true: Array, y_pred: Array) -> Ar
             valid = (indices >= 0) & (indices < classes)
             if xp.isdtype(indices.dtype, "real floating"):
                 valid = valid & (indices == xp.floor(indices))
-            indices = xp.clip(indices, 0, classes - 1)
+            indices = clip(xp, indices, 0, classes - 1)
         if not xp.isdtype(indices.dtype, "integral"):
             indices = xp.astype(indices, xp.int64 if hasattr(xp, "int64") else xp.int32)
         targets = xpx.one_hot(indices, classes, dtype=y_pred.dtype, xp=xp)
@@ -154,13 +158,13 @@ def _same_shape_targets(
     fname: str, xp: Namespace, y_true: Array, y_pred: Array
 ) -> Array:
     """Targets for elementwise losses: y_pred's shape, or (N,) against (N, 1)."""
-    shape = tuple(y_pred.shape)
-    if tuple(y_true.shape) == shape:
+    shape = shape_of(y_pred)
+    if shape_of(y_true) == shape:
         return xp.astype(y_true, y_pred.dtype)
     if (
         y_pred.ndim == 2
         and shape[1] == 1
-        and tuple(y_true.shape) in ((shape[0],), (1, shape[0]))
+        and shape_of(y_true) in ((shape[0],), (1, shape[0]))
     ):
         return xp.astype(xp.reshape(y_true, shape), y_pred.dtype)
     raise ValueError(
@@ -187,7 +191,7 @@ class _Spec:
 
 
 def _cce_terms(xp: Namespace, t: Array, p: Array, eps: float) -> Array:
-    return xp.where(t == 0, 0.0, -t * xp.log(xp.clip(p, eps, 1.0 - eps)))
+    return xp.where(t == 0, 0.0, -t * xp.log(clip(xp, p, eps, 1.0 - eps)))
 
 
 def _cce_derivative(xp: Namespace, t: Array, p: Array, eps: float) -> Array:
@@ -214,7 +218,7 @@ def _sce_derivative(xp: Namespace, t: Array, z: Array, label_smoothing: float) -
 
 
 def _bce_terms(xp: Namespace, t: Array, p: Array, eps: float) -> Array:
-    p = xp.clip(p, eps, 1.0 - eps)
+    p = clip(xp, p, eps, 1.0 - eps)
     positive = xp.where(t == 0, 0.0, t * xp.log(p))
     negative = xp.where(t == 1, 0.0, (1.0 - t) * xp.log1p(-p))
     return -(positive + negative)

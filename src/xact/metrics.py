@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._namespace import Array, mean_or_nan, resolve
+from ._namespace import Array, mean_or_nan, resolve, shape_of
 
 __all__ = ["accuracy", "predicted_classes"]
 
@@ -33,12 +33,12 @@ def accuracy(y_true: Any, y_pred: Any) -> Array:
     0.5
     """
     xp, (t, p) = resolve("metrics.accuracy", y_true, y_pred, floating=False)
-    n = p.shape[0]
+    n = shape_of(p)[0]
     predicted = predicted_classes(xp, p)
-    if t.ndim == 2 and tuple(t.shape) == tuple(p.shape) and p.shape[1] > 1:
+    if t.ndim == 2 and shape_of(t) == shape_of(p) and p.shape[1] > 1:
         t = xp.argmax(t, axis=-1)
-    elif tuple(t.shape) in ((n,), (1, n), (n, 1)):
-        t = xp.reshape(t, (n,))
+    elif shape_of(t) in ((n,), (1, n), (n, 1)):
+        t = xp.reshape(t, (-1,))
     else:
         raise ValueError(
             f"xact.metrics.accuracy: y_true of shape {tuple(t.shape)} does not match "

@@ -26,6 +26,7 @@ from ._namespace import (
     namespace_of,
     narrowed,
     resolve_one,
+    shape_of,
 )
 from ._twofold import exp_pair, two_sum
 from ._validate import axis_index
@@ -170,6 +171,8 @@ def _mask(fname: str, xp: Namespace, x: Array, where: object) -> Array | None:
         )
     if not xp.isdtype(where.dtype, "bool"):  # type: ignore[attr-defined]
         raise TypeError(f"xact.{fname}: where must be boolean, got {where.dtype}")  # type: ignore[attr-defined]
+    if shape_of(where) == shape_of(x):  # also for unknown (Dask) lengths
+        return where
     try:
         return xp.broadcast_to(where, x.shape)
     except (ValueError, RuntimeError) as error:
