@@ -33,6 +33,7 @@ __all__ = [
     "is_cupy",
     "is_dask",
     "is_jax",
+    "is_lazy",
     "is_numpy",
     "is_strict",
     "is_torch",
@@ -303,6 +304,12 @@ def narrowed(xp: Namespace, x: Array, dtype: Any) -> Array:
     return xp.astype(x, dtype)
 
 
+def is_lazy(xp: Namespace, x: object) -> bool:
+    """Whether the values of ``x`` cannot be read without computing a graph
+    or are not there at all: Dask and Cubed arrays, JAX tracers."""
+    return is_dask(xp) or getattr(xp, "__name__", "") == "cubed" or is_traced(x)
+
+
 def is_traced(x: object) -> bool:
     """Whether ``x`` is a JAX tracer (inside ``jax.jit``, ``grad``, ``vmap``):
     a value that exists only while a function is being traced."""
@@ -346,6 +353,7 @@ _MODULE_ALIASES = {
     "jax": "jax.numpy",
     "dask.array": "dask.array",
     "array_api_strict": "array_api_strict",
+    "cubed": "cubed",
 }
 
 

@@ -26,8 +26,7 @@ from ._namespace import (
     compute_dtype,
     default_float,
     ensure_array,
-    is_dask,
-    is_jax,
+    is_lazy,
     mean_or_nan,
     resolve,
     shape_of,
@@ -77,22 +76,11 @@ def labels_already_checked(checked: bool = True) -> Iterator[None]:
         labels_checked.reset(token)
 
 
-def _is_lazy(xp: Namespace, x: Array) -> bool:
-    """Dask arrays and JAX tracers: their values cannot be read here."""
-    if is_dask(xp):
-        return True
-    if is_jax(xp):
-        import jax
-
-        return isinstance(x, jax.core.Tracer)
-    return False
-
-
 def check_labels(fname: str, xp: Namespace, labels: Array, classes: int) -> None:
     """Integer class indices in [0, classes): a ValueError naming ``fname``,
     what was found and the class count otherwise (one host sync). Lazy
     arrays are not read (:func:`class_targets` marks their bad rows NaN)."""
-    if _is_lazy(xp, labels):
+    if is_lazy(xp, labels):
         return
     host = to_host(labels)
     if host.size == 0:
@@ -133,7 +121,7 @@ def class_targets(fname: str, xp: Namespace, y_true: Array, y_pred: Array) -> Ar
         indices = xp.reshape(y_true, (-1,))
         if not xp.isdtype(indices.dtype, ("integral", "real floating", "bool")):
             raise TypeError(f"xact.{fname}: labels of dtype {indices.dtype}")
-        lazy = _is_lazy(xp, indices)
+        lazy = is_lazy(xp, indices)
         if not lazy and not labels_checked.get():
             check_labels(fname, xp, indices, classes)
         valid = None

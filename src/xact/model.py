@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ._namespace import Array, array_device, is_dask, resolve, to_host
+from ._namespace import Array, array_device, is_lazy, is_traced, resolve, to_host
 from ._validate import positive_integer
 from .dense import Dense
 from .layers import Softmax
@@ -192,11 +192,11 @@ class Sequential:
             )
         epochs = positive_integer("Sequential.fit", "epochs", epochs)
         xp, (X, y) = resolve("Sequential.fit", X, y, floating=False)
-        if is_dask(xp):
+        if is_lazy(xp, X) and not is_traced(X):
             raise TypeError(
-                "xact.Sequential.fit: training on Dask arrays is not supported "
-                "(each step would grow the task graph); fit on a NumPy sample "
-                "(X.compute()) and predict on Dask, which stays lazy"
+                "xact.Sequential.fit: training on Dask (or Cubed) arrays is not "
+                "supported (each step would grow the task graph); fit on a NumPy "
+                "sample (X.compute()) and predict on the lazy arrays"
             )
         n = X.shape[0]
         if y.shape[0] != n and tuple(y.shape) != (1, n):
