@@ -9,31 +9,22 @@ shape (N,), one-hot or probability rows (N, C), or an unambiguous (1, N) or
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
-import array_api_extra as xpx
 import numpy as np
 
+from ._loss_math import REDUCTIONS, SPECS, LossSpec
 from ._namespace import (
     Array,
     Namespace,
     array_device,
-    clip,
     compute_dtype,
     default_float,
     ensure_array,
-    is_lazy,
     mean_or_nan,
     resolve,
-    shape_of,
-    to_host,
 )
-from ._twofold import exp_pair
-from .softmax import log_softmax_math, softmax_math
 
 __all__ = [
     "LOSSES",
@@ -54,269 +45,6 @@ __all__ = [
     "softmax_cross_entropy",
 ]
 
-REDUCTIONS = ("mean", "sum", "none")
-_ACCEPTED = (
-    "integer class indices of shape (N,), one-hot or probability rows of shape "
-    "(N, C), or a (1, N) or (N, 1) index array"
-)
-
-
-# Sequential.fit checks its labels once, then sets this for its batches, so
-# that training makes one host sync per epoch, none per batch.
-labels_checked: ContextVar[bool] = ContextVar("labels_checked", default=False)
-
-
-@contextmanager
-def labels_already_checked(checked: bool = True) -> Iterator[None]:
-    """A block whose losses skip the label check (the caller made it)."""
-    token = labels_checked.set(checked)
-    try:
-        yield
-    finally:
-        labels_checked.reset(token)
-
-
-def check_labels(fname: str, xp: Namespace, labels: Array, classes: int) -> None:
-    """Integer class indices in [0, classes): a ValueError naming ``fname``,
-    what was found and the class count otherwise (one host sync). Lazy
-    arrays are not read (:func:`class_targets` marks their bad rows NaN)."""
-    if is_lazy(xp, labels):
-        return
-    host = to_host(labels)
-    if host.size == 0:
-        return
-    if host.dtype.kind == "f":
-        whole = np.isfinite(host) & (host == np.floor(host))
-        if not whole.all():
-            raise ValueError(
-                f"xact.{fname}: labels must be integers, got "
-                f"{float(host[~whole].ravel()[0])!r} (of dtype {host.dtype})"
-            )
-    low, high = host.min(), host.max()
-    if low < 0 or high >= classes:
-        raise ValueError(
-            f"xact.{fname}: labels must be in [0, {classes}) for {classes} classes; "
-            f"found values from {low:g} to {high:g}"
-        )
-
-
-def class_targets(fname: str, xp: Namespace, y_true: Array, y_pred: Array) -> Array:
-    """Class labels as dense (N, C) rows of y_pred's dtype.
-
-    Index labels must be integers in [0, C): eager arrays are checked
-    (:func:`check_labels`, a ``ValueError``); on Dask and under ``jax.jit``,
-    where that would need a device sync, a bad label's row is NaN, so its
-    sample's loss is NaN, never a plausible number.
-    """
-    if y_pred.ndim != 2:
-        raise ValueError(
-            f"xact.{fname}: y_pred must have shape (N, C), got {tuple(y_pred.shape)}"
-        )
-    n, classes = shape_of(y_pred)
-    if classes is None:
-        raise ValueError(f"xact.{fname}: y_pred has an unknown number of classes")
-    if shape_of(y_true) == (n, classes):
-        return xp.astype(y_true, y_pred.dtype)
-    if shape_of(y_true) in ((n,), (1, n), (n, 1)):
-        indices = xp.reshape(y_true, (-1,))
-        if not xp.isdtype(indices.dtype, ("integral", "real floating", "bool")):
-            raise TypeError(f"xact.{fname}: labels of dtype {indices.dtype}")
-        lazy = is_lazy(xp, indices)
-        if not lazy and not labels_checked.get():
-            check_labels(fname, xp, indices, classes)
-        valid = None
-        if lazy and not xp.isdtype(indices.dtype, "bool"):
-            valid = (indices >= 0) & (indices < classes)
-            if xp.isdtype(indices.dtype, "real floating"):
-                valid = valid & (indices == xp.floor(indices))
-            indices = clip(xp, indices, 0, classes - 1)
-        if not xp.isdtype(indices.dtype, "integral"):
-            indices = xp.astype(indices, xp.int64 if hasattr(xp, "int64") else xp.int32)
-        targets = xpx.one_hot(indices, classes, dtype=y_pred.dtype, xp=xp)
-        if valid is not None:
-            targets = xp.where(valid[:, None], targets, xp.nan)
-        return targets
-    raise ValueError(
-        f"xact.{fname}: y_true of shape {tuple(y_true.shape)} does not match y_pred "
-        f"of shape {tuple(y_pred.shape)}; expected {_ACCEPTED}"
-    )
-
-
-def _same_shape_targets(
-    fname: str, xp: Namespace, y_true: Array, y_pred: Array
-) -> Array:
-    """Targets for elementwise losses: y_pred's shape, or (N,) against (N, 1)."""
-    shape = shape_of(y_pred)
-    if shape_of(y_true) == shape:
-        return xp.astype(y_true, y_pred.dtype)
-    if (
-        y_pred.ndim == 2
-        and shape[1] == 1
-        and shape_of(y_true) in ((shape[0],), (1, shape[0]))
-    ):
-        return xp.astype(xp.reshape(y_true, shape), y_pred.dtype)
-    raise ValueError(
-        f"xact.{fname}: y_true of shape {tuple(y_true.shape)} does not match y_pred "
-        f"of shape {shape}"
-    )
-
-
-@dataclass(frozen=True)
-class _Spec:
-    """A loss as per-element terms and their derivative.
-
-    ``terms(xp, t, p, **o)`` has y_pred's shape; the per-sample loss is its sum
-    (``per_row="sum"``) or mean (``"mean"``) over the last axis of 2-D input.
-    ``derivative`` is d terms / d p.
-    """
-
-    name: str
-    targets: Callable[[str, Namespace, Array, Array], Array]
-    terms: Callable[..., Array]
-    derivative: Callable[..., Array]
-    per_row: str
-    defaults: dict[str, float] = field(default_factory=dict)
-
-
-def _cce_terms(xp: Namespace, t: Array, p: Array, eps: float) -> Array:
-    return xp.where(t == 0, 0.0, -t * xp.log(clip(xp, p, eps, 1.0 - eps)))
-
-
-def _cce_derivative(xp: Namespace, t: Array, p: Array, eps: float) -> Array:
-    inside = (p >= eps) & (p <= 1.0 - eps)
-    return xp.where(inside, -t / xp.where(inside, p, 1.0), 0.0)
-
-
-def _smoothed(t: Array, label_smoothing: float) -> Array:
-    if label_smoothing == 0.0:
-        return t
-    return t * (1.0 - label_smoothing) + label_smoothing / t.shape[-1]
-
-
-def _sce_terms(xp: Namespace, t: Array, z: Array, label_smoothing: float) -> Array:
-    log_p = log_softmax_math(xp, z, z.ndim - 1, None)
-    q = _smoothed(t, label_smoothing)
-    return xp.where(q == 0, 0.0, -q * log_p)  # a -inf logit with no target: 0
-
-
-def _sce_derivative(xp: Namespace, t: Array, z: Array, label_smoothing: float) -> Array:
-    q = _smoothed(t, label_smoothing)
-    p = softmax_math(xp, z, z.ndim - 1, None)
-    return p * xp.sum(q, axis=-1, keepdims=True) - q
-
-
-def _bce_terms(xp: Namespace, t: Array, p: Array, eps: float) -> Array:
-    p = clip(xp, p, eps, 1.0 - eps)
-    positive = xp.where(t == 0, 0.0, t * xp.log(p))
-    negative = xp.where(t == 1, 0.0, (1.0 - t) * xp.log1p(-p))
-    return -(positive + negative)
-
-
-def _bce_derivative(xp: Namespace, t: Array, p: Array, eps: float) -> Array:
-    inside = (p >= eps) & (p <= 1.0 - eps)
-    q = xp.where(inside, p, 0.5)
-    return xp.where(inside, (q - t) / (q * (1.0 - q)), 0.0)
-
-
-def _bce_logits_terms(xp: Namespace, t: Array, z: Array) -> Array:
-    # max(z, 0) - z t + log1p(e^-|z|): stable for any |z|
-    e = exp_pair(xp, -xp.abs(z), xp.zeros_like(z))
-    return xp.maximum(z, 0.0) - z * t + xp.log1p(e)
-
-
-def _bce_logits_derivative(xp: Namespace, t: Array, z: Array) -> Array:
-    e = xp.exp(-xp.abs(z))
-    sigmoid = xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-    return sigmoid - t
-
-
-def _mse_terms(xp: Namespace, t: Array, p: Array) -> Array:
-    r = p - t
-    return r * r
-
-
-def _mse_derivative(xp: Namespace, t: Array, p: Array) -> Array:
-    return 2.0 * (p - t)
-
-
-def _mae_terms(xp: Namespace, t: Array, p: Array) -> Array:
-    return xp.abs(p - t)
-
-
-def _mae_derivative(xp: Namespace, t: Array, p: Array) -> Array:
-    return xp.sign(p - t)
-
-
-def _huber_terms(xp: Namespace, t: Array, p: Array, delta: float) -> Array:
-    r = xp.abs(p - t)
-    small = xp.where(r <= delta, r, 0.0)  # no overflow in the branch not taken
-    return xp.where(r <= delta, 0.5 * small * small, delta * (r - 0.5 * delta))
-
-
-def _huber_derivative(xp: Namespace, t: Array, p: Array, delta: float) -> Array:
-    r = p - t
-    return xp.where(xp.abs(r) <= delta, r, delta * xp.sign(r))
-
-
-SPECS = {
-    spec.name: spec
-    for spec in (
-        _Spec(
-            "categorical_crossentropy",
-            class_targets,
-            _cce_terms,
-            _cce_derivative,
-            "sum",
-            {"eps": 1e-7},
-        ),
-        _Spec(
-            "softmax_cross_entropy",
-            class_targets,
-            _sce_terms,
-            _sce_derivative,
-            "sum",
-            {"label_smoothing": 0.0},
-        ),
-        _Spec(
-            "binary_crossentropy",
-            _same_shape_targets,
-            _bce_terms,
-            _bce_derivative,
-            "mean",
-            {"eps": 1e-7},
-        ),
-        _Spec(
-            "binary_crossentropy_from_logits",
-            _same_shape_targets,
-            _bce_logits_terms,
-            _bce_logits_derivative,
-            "mean",
-        ),
-        _Spec(
-            "mean_squared_error",
-            _same_shape_targets,
-            _mse_terms,
-            _mse_derivative,
-            "mean",
-        ),
-        _Spec(
-            "mean_absolute_error",
-            _same_shape_targets,
-            _mae_terms,
-            _mae_derivative,
-            "mean",
-        ),
-        _Spec(
-            "huber",
-            _same_shape_targets,
-            _huber_terms,
-            _huber_derivative,
-            "mean",
-            {"delta": 1.0},
-        ),
-    )
-}
-
 
 def _check_reduction(fname: str, reduction: str) -> None:
     if reduction not in REDUCTIONS:
@@ -327,7 +55,7 @@ def _check_reduction(fname: str, reduction: str) -> None:
 
 
 def _prepare(
-    spec: _Spec, y_true: Any, y_pred: Any
+    spec: LossSpec, y_true: Any, y_pred: Any
 ) -> tuple[Namespace, Array, Array, Any]:
     """Namespace, dense targets, predictions (half precision widened to
     float32) and the dtype results are returned in."""
@@ -341,7 +69,7 @@ def _prepare(
     return xp, spec.targets(spec.name, xp, t, p), p, dtype
 
 
-def _per_sample(xp: Namespace, spec: _Spec, terms: Array) -> Array:
+def _per_sample(xp: Namespace, spec: LossSpec, terms: Array) -> Array:
     if terms.ndim < 2:
         return terms
     reduce = xp.sum if spec.per_row == "sum" else xp.mean
@@ -358,7 +86,7 @@ def _reduce(xp: Namespace, per_sample: Array, reduction: str) -> Array:
 
 def _gradient(
     xp: Namespace,
-    spec: _Spec,
+    spec: LossSpec,
     t: Array,
     p: Array,
     reduction: str,

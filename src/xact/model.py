@@ -8,18 +8,12 @@ from typing import Any
 
 import numpy as np
 
+from ._labels import check_labels, class_targets, labels_already_checked
 from ._namespace import Array, array_device, is_lazy, is_traced, resolve, to_host
 from ._validate import positive_integer
 from .dense import Dense
 from .layers import Softmax
-from .losses import (
-    LOSSES,
-    CategoricalCrossentropy,
-    Loss,
-    check_labels,
-    class_targets,
-    labels_already_checked,
-)
+from .losses import LOSSES, CategoricalCrossentropy, Loss
 from .metrics import accuracy
 from .optim import Optimizer
 
