@@ -329,10 +329,7 @@ def _sigmoid_pair(xp: Namespace, v: Array, v_lo: Array | None = None) -> Array:
 
 def _sigmoid_both(xp: Namespace, x: Array) -> tuple[Array, Array]:
     """sigmoid(x) and sigmoid(-x) = 1 - sigmoid(x), each without cancellation."""
-    e = xp.exp(-xp.abs(x))
-    big = 1.0 / (1.0 + e)
-    small = e / (1.0 + e)
-    return xp.where(x >= 0, big, small), xp.where(x >= 0, small, big)
+    return m.sigmoid_math(xp, x), m.sigmoid_math(xp, -x)
 
 
 def softplus_vjp(xp: Namespace, x: Array, y: Array, d: Array, beta: float) -> Array:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from ._elementwise import sigmoid_math
 from ._namespace import Array, Namespace, clip
 from ._special import erfc_wide
 
@@ -44,21 +45,15 @@ def sigmoid_slope(xp: Namespace, x: Array) -> Array:
     return e / ((1.0 + e) * (1.0 + e))
 
 
-def _sigmoid(xp: Namespace, t: Array) -> Array:
-    """sigmoid(t) without overflow or cancellation, in float32 and float64."""
-    e = xp.exp(-xp.abs(t))
-    return xp.where(t >= 0, 1.0, e) / (1.0 + e)
-
-
 def log_sigmoid_slope(xp: Namespace, x: Array) -> Array:
-    return _sigmoid(xp, -x)
+    return sigmoid_math(xp, -x)
 
 
 def softplus_slope(xp: Namespace, x: Array, beta: float) -> Array:
     # sigmoid(beta x); past |beta x| = 800 it is 0 or 1: the clip keeps the
     # product from overflowing
     bound = 800.0 / abs(beta)
-    return _sigmoid(xp, beta * clip(xp, x, -bound, bound))
+    return sigmoid_math(xp, beta * clip(xp, x, -bound, bound))
 
 
 def tanh_slope(xp: Namespace, x: Array) -> Array:

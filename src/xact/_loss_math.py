@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ._elementwise import sigmoid_math
 from ._labels import class_targets, same_shape_targets
 from ._namespace import Array, Namespace, clip
 from ._twofold import exp_pair
@@ -84,9 +85,7 @@ def _bce_logits_terms(xp: Namespace, t: Array, z: Array) -> Array:
 
 
 def _bce_logits_derivative(xp: Namespace, t: Array, z: Array) -> Array:
-    e = xp.exp(-xp.abs(z))
-    sigmoid = xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-    return sigmoid - t
+    return sigmoid_math(xp, z) - t
 
 
 def _mse_terms(xp: Namespace, t: Array, p: Array) -> Array:

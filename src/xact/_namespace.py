@@ -8,7 +8,7 @@ Nothing else in xact imports ``array_api_compat``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from types import ModuleType
@@ -30,6 +30,7 @@ __all__ = [
     "default_float",
     "ensure_array",
     "finfo_of",
+    "in_compute_dtype",
     "is_cupy",
     "is_dask",
     "is_jax",
@@ -257,6 +258,20 @@ def default_float(xp: Namespace, device: Any = None) -> Any:
     """The namespace's default real floating dtype on ``device``."""
     info = xp.__array_namespace_info__()
     return info.default_dtypes(device=device)["real floating"]
+
+
+def in_compute_dtype(
+    xp: Namespace, *arrays: Array
+) -> tuple[list[Array], Callable[[Array], Array]]:
+    """Half precision is computed in float32: ``arrays`` in the dtype to
+    compute in (that of the first decides), and the function that rounds a
+    result back to the first's dtype (returning an array, never a scalar)."""
+    dtype = arrays[0].dtype
+    work = compute_dtype(xp, dtype)
+    if work == dtype:
+        return list(arrays), lambda result: ensure_array(xp, result)
+    widened = [xp.astype(a, work) for a in arrays]
+    return widened, lambda result: ensure_array(xp, xp.astype(result, dtype))
 
 
 def compute_dtype(xp: Namespace, dtype: Any) -> Any:

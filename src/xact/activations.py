@@ -14,7 +14,12 @@ from typing import Any
 
 from . import _elementwise as m
 from ._fast import evaluate, values_for
-from ._namespace import Array, compute_dtype, ensure_array, finfo_of, resolve_one
+from ._namespace import (
+    Array,
+    finfo_of,
+    in_compute_dtype,
+    resolve_one,
+)
 from ._validate import axis_index, real_parameter
 
 __all__ = [
@@ -56,14 +61,10 @@ def apply_elementwise(
     numbers of the dtype computed in, apply ``math(xp, x, **params)`` (on the
     backend's fast path, :mod:`xact._fast`)."""
     xp, x = resolve_one(name, x)
-    dtype = x.dtype
-    work = compute_dtype(xp, dtype)
-    check_representable(name, params, finfo_of(xp, work), work)
-    if work != dtype:
-        x = xp.astype(x, work)
+    (x,), rounded_back = in_compute_dtype(xp, x)
+    check_representable(name, params, finfo_of(xp, x.dtype), x.dtype)
     math = values_for(xp, name, math, x)
-    y = evaluate(xp, math, (x,), params, elementwise=elementwise)
-    return ensure_array(xp, y if work == dtype else xp.astype(y, dtype))
+    return rounded_back(evaluate(xp, math, (x,), params, elementwise=elementwise))
 
 
 def check_representable(

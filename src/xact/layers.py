@@ -14,7 +14,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ._fast import backward_for, evaluate
-from ._namespace import Array, compute_dtype, ensure_array, is_traced, resolve, shape_of
+from ._namespace import (
+    Array,
+    in_compute_dtype,
+    is_traced,
+    resolve,
+    shape_of,
+)
 from ._registry import ACTIVATIONS, entry
 
 # a forward under jax.jit keeps no cache (a tracer would outlive its trace)
@@ -111,10 +117,7 @@ class Activation:
                 f"xact.{name}: dvalues has shape {tuple(d.shape)}, "
                 f"the output has shape {tuple(y.shape)}"
             )
-        dtype = y.dtype
-        work = compute_dtype(xp, dtype)
-        if work != dtype:
-            x, y, d = (xp.astype(a, work) for a in (x, y, d))
+        (y, x, d), rounded_back = in_compute_dtype(xp, y, x, d)
         options = dict(self.options)
         scalar = self._entry.along_axis and x.ndim == 0
         if scalar:  # a 0-d input: one element
@@ -128,9 +131,7 @@ class Activation:
         else:
             vjp = backward_for(xp, self._entry.name, self._entry.vjp, x, options)
             dinputs = evaluate(xp, vjp, (x, y, d), options)
-        dinputs = ensure_array(
-            xp, xp.astype(dinputs, dtype) if work != dtype else dinputs
-        )
+        dinputs = rounded_back(dinputs)
         if not is_traced(dinputs):  # under jax.jit a layer keeps no tracer
             self.dinputs = dinputs
         return dinputs

@@ -19,9 +19,9 @@ from ._namespace import (
     Array,
     Namespace,
     array_device,
-    compute_dtype,
     default_float,
     ensure_array,
+    in_compute_dtype,
     mean_or_nan,
     resolve,
 )
@@ -63,9 +63,7 @@ def _prepare(
     if not xp.isdtype(p.dtype, "real floating"):
         p = xp.astype(p, default_float(xp, array_device(p)))
     dtype = p.dtype
-    work = compute_dtype(xp, dtype)  # half precision: computed in float32
-    if work != dtype:
-        p = xp.astype(p, work)
+    (p,), _ = in_compute_dtype(xp, p)
     return xp, spec.targets(spec.name, xp, t, p), p, dtype
 
 

@@ -20,9 +20,8 @@ from ._namespace import (
     Array,
     Namespace,
     array_device,
-    compute_dtype,
-    ensure_array,
     finfo_of,
+    in_compute_dtype,
     namespace_of,
     narrowed,
     resolve_one,
@@ -196,9 +195,7 @@ def _along_axis(
     xp, x = resolve_one(fname, x)
     mask = _mask(fname, xp, x, where)
     index = axis_index(fname, axis, x.ndim)
-    dtype = x.dtype
-    work = compute_dtype(xp, dtype)
-    y = xp.astype(x, work) if work != dtype else x
+    (y,), rounded_back = in_compute_dtype(xp, x)
     scalar = x.ndim == 0
     if scalar:
         y = xp.reshape(y, (1,))
@@ -214,7 +211,7 @@ def _along_axis(
         result = evaluate_rows(xp, math, y, mask, index)
     if scalar:
         result = xp.reshape(result, ())
-    return xp.astype(result, dtype) if work != dtype else ensure_array(xp, result)
+    return rounded_back(result)
 
 
 def softmax(x: Any, /, *, axis: int = -1, where: Any = None) -> Array:
