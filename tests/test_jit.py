@@ -24,6 +24,11 @@ def _tracers(layer):
     return [k for k, v in vars(layer).items() if isinstance(v, jax.core.Tracer)]
 
 
+def _upstream(output):
+    """A gradient whose backward through softmax does not cancel to ~0."""
+    return jnp.reshape(jnp.linspace(-1.0, 1.0, output.size), output.shape)
+
+
 def _model():
     return xact.Sequential(
         [
@@ -39,8 +44,23 @@ def test_a_dense_layer_first_called_under_jit_keeps_concrete_parameters():
     dense = xact.Dense(2, 3, seed=0)
     x = jnp.ones((4, 2))
     jitted = jax.jit(dense)(x)
-    assert _tracers(dense) == []
+    assert not isinstance(dense.weights, jax.core.Tracer)
+    assert not isinstance(dense.biases, jax.core.Tracer)
     np.testing.assert_allclose(np.asarray(dense(x)), np.asarray(jitted), rtol=1e-15)
+    assert _tracers(dense) == []  # the eager call replaced the traced caches
+
+
+def test_forward_and_backward_in_one_jitted_function_leave_no_tracer():
+    model = _model()
+    X = jnp.asarray(xact.datasets.spiral(20, 3, seed=0)[0])
+
+    def step(x):
+        output = model(x)
+        return model.backward(_upstream(output))
+
+    jitted = jax.jit(step)(X)
+    assert all(_tracers(layer) == [] for layer in model.layers)
+    np.testing.assert_allclose(np.asarray(step(X)), np.asarray(jitted), rtol=1e-12)
 
 
 @pytest.mark.parametrize("placed", [False, True])
@@ -60,7 +80,7 @@ def test_backward_under_jit_after_an_eager_forward():
     model = _model()
     X = jnp.asarray(xact.datasets.spiral(20, 3, seed=0)[0])
     output = model(X)
-    upstream = jnp.ones_like(output)
+    upstream = _upstream(output)
     jitted = jax.jit(model.backward)(upstream)
     assert all(_tracers(layer) == [] for layer in model.layers)
     np.testing.assert_allclose(
@@ -68,7 +88,6 @@ def test_backward_under_jit_after_an_eager_forward():
     )
     layer = xact.Mish()
     layer(X)
-    jax.jit(layer)(X)  # a jitted forward changes nothing eager
     np.testing.assert_allclose(
         np.asarray(jax.jit(layer.backward)(jnp.ones_like(X))),
         np.asarray(layer.backward(jnp.ones_like(X))),
@@ -76,11 +95,14 @@ def test_backward_under_jit_after_an_eager_forward():
     )
 
 
-def test_backward_without_an_eager_forward_says_why():
-    layer = xact.ReLU()
-    jax.jit(layer)(jnp.ones(3))
-    with pytest.raises(RuntimeError, match=r"under jax\.jit keeps no cache"):
-        layer.backward(jnp.ones(3))
+def test_a_backward_outside_the_forwards_trace_says_why():
+    for layer in (xact.ReLU(), xact.Dense(3, 3, seed=0)):
+        for backward in (layer.backward, jax.jit(layer.backward)):
+            jax.jit(layer)(jnp.ones((2, 3)))
+            with pytest.raises(
+                RuntimeError, match=r"ran under jax\.jit .* call forward"
+            ):
+                backward(jnp.ones((2, 3)))
 
 
 def test_gradients_under_jit_through_jax_grad():

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ._caches import STALE_TRACE, keeping, stale
 from ._namespace import (
     Array,
     Namespace,
@@ -292,7 +293,7 @@ class Dense:
                 f"input, or move the layer with dense.to(dtype=...)"
             )
         output = xp.matmul(x, self.weights) + self.biases
-        if not is_traced(x):  # under jax.jit a layer keeps no tracer
+        if keeping():
             self.inputs, self.output = x, output
         return output
 
@@ -301,11 +302,9 @@ class Dense:
     def backward(self, dvalues: Any) -> Array:
         """Set ``dweights``, ``dbiases`` and ``dinputs``; return ``dinputs``."""
         if self.inputs is None:
-            raise RuntimeError(
-                "xact.Dense.backward: call forward before backward (a forward "
-                "run under jax.jit keeps no cache: run forward eagerly, or "
-                "differentiate with jax.grad)"
-            )
+            raise RuntimeError("xact.Dense.backward: call forward before backward")
+        if stale(self.inputs, dvalues):
+            raise RuntimeError(f"xact.Dense.backward: {STALE_TRACE}")
         xp, (d,) = resolve("Dense.backward", dvalues)
         self._check(d, xp, "backward")
         if shape_of(d) != (shape_of(self.inputs)[0], self.n_neurons):
@@ -316,7 +315,9 @@ class Dense:
         dweights = xp.matmul(xp.matrix_transpose(self.inputs), d)
         dbiases = xp.sum(d, axis=0, keepdims=True)
         dinputs = xp.matmul(d, xp.matrix_transpose(self.weights))
-        if not is_traced(dinputs):  # under jax.jit a layer keeps no tracer
+        if is_traced(self.inputs):  # used within its trace: drop it now
+            self.inputs = self.output = None
+        if not is_traced(dinputs):  # a traced gradient would outlive its trace
             self.dweights, self.dbiases, self.dinputs = dweights, dbiases, dinputs
         return dinputs
 

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ._caches import STALE_TRACE, keeping, stale
 from ._fast import backward_for, evaluate
 from ._namespace import (
     Array,
@@ -22,12 +23,6 @@ from ._namespace import (
     shape_of,
 )
 from ._registry import ACTIVATIONS, entry
-
-# a forward under jax.jit keeps no cache (a tracer would outlive its trace)
-_JIT_HINT = (
-    " (a forward run under jax.jit keeps no cache: run forward eagerly, or "
-    "differentiate xact's functions with jax.grad)"
-)
 
 # the registry names the layer classes, in table order
 __all__ = ["LAYERS", "Activation", *(entry.layer for entry in ACTIVATIONS)]
@@ -99,7 +94,7 @@ class Activation:
     def forward(self, x: Any) -> Array:
         """Apply the activation; keep ``inputs`` and ``output``."""
         output = self._entry.function(x, **self.options)
-        if not is_traced(output):  # under jax.jit a layer keeps no tracer
+        if keeping():
             self.inputs, self.output = x, output
         return output
 
@@ -110,7 +105,9 @@ class Activation:
         ``dinputs``. Same shape, dtype and device as that input's output."""
         name = f"{type(self).__name__}.backward"
         if self.inputs is None or self.output is None:
-            raise RuntimeError(f"xact.{name}: call forward before backward{_JIT_HINT}")
+            raise RuntimeError(f"xact.{name}: call forward before backward")
+        if stale(self.output, dvalues):
+            raise RuntimeError(f"xact.{name}: {STALE_TRACE}")
         xp, (x, y, d) = resolve(name, self.inputs, self.output, dvalues)
         if shape_of(d) != shape_of(y):
             raise ValueError(
@@ -132,7 +129,9 @@ class Activation:
             vjp = backward_for(xp, self._entry.name, self._entry.vjp, x, options)
             dinputs = evaluate(xp, vjp, (x, y, d), options)
         dinputs = rounded_back(dinputs)
-        if not is_traced(dinputs):  # under jax.jit a layer keeps no tracer
+        if is_traced(self.output):  # used within its trace: drop it now
+            self.inputs = self.output = None
+        if not is_traced(dinputs):
             self.dinputs = dinputs
         return dinputs
 

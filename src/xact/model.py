@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ._caches import not_keeping
 from ._labels import check_labels, class_targets, labels_already_checked
 from ._namespace import Array, array_device, is_lazy, is_traced, resolve, to_host
 from ._validate import positive_integer
@@ -113,8 +114,10 @@ class Sequential:
         return dvalues
 
     def predict(self, x: Any) -> Array:
-        """The model's output (lazy on Dask: nothing is computed)."""
-        return self.forward(x)
+        """The model's output (lazy on Dask: nothing is computed). The layers
+        keep no caches, so ``jax.jit(model.predict)`` leaves no tracer."""
+        with not_keeping():
+            return self.forward(x)
 
     def _loss(self, loss: Loss | str) -> Loss:
         if isinstance(loss, str):
