@@ -44,10 +44,19 @@ def test_a_dense_layer_first_called_under_jit_keeps_concrete_parameters():
     dense = xact.Dense(2, 3, seed=0)
     x = jnp.ones((4, 2))
     jitted = jax.jit(dense)(x)
-    assert not isinstance(dense.weights, jax.core.Tracer)
-    assert not isinstance(dense.biases, jax.core.Tracer)
+    assert _tracers(dense) == []
+    assert dense.inputs is None  # the traced input was not kept
     np.testing.assert_allclose(np.asarray(dense(x)), np.asarray(jitted), rtol=1e-15)
-    assert _tracers(dense) == []  # the eager call replaced the traced caches
+
+
+@pytest.mark.parametrize("name", ["ReLU", "GELU", "Softmax", "GLU"])
+def test_a_jitted_forward_leaves_no_tracer_in_a_layer(name):
+    layer = getattr(xact, name)()
+    x = jnp.ones((2, 4))
+    jax.jit(layer)(x)
+    assert _tracers(layer) == []
+    layer(x)  # and the layer works eagerly afterwards
+    layer.backward(jnp.ones_like(layer.output))
 
 
 def test_forward_and_backward_in_one_jitted_function_leave_no_tracer():

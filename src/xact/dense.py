@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ._caches import STALE_TRACE, keeping, stale
+from ._caches import cached, keep, used
 from ._namespace import (
     Array,
     Namespace,
@@ -293,31 +293,27 @@ class Dense:
                 f"input, or move the layer with dense.to(dtype=...)"
             )
         output = xp.matmul(x, self.weights) + self.biases
-        if keeping():
-            self.inputs, self.output = x, output
+        keep(self, x, output)
         return output
 
     __call__ = forward
 
     def backward(self, dvalues: Any) -> Array:
         """Set ``dweights``, ``dbiases`` and ``dinputs``; return ``dinputs``."""
-        if self.inputs is None:
-            raise RuntimeError("xact.Dense.backward: call forward before backward")
-        if stale(self.inputs, dvalues):
-            raise RuntimeError(f"xact.Dense.backward: {STALE_TRACE}")
+        inputs, _ = cached(self, dvalues, "Dense.backward")
         xp, (d,) = resolve("Dense.backward", dvalues)
         self._check(d, xp, "backward")
-        if shape_of(d) != (shape_of(self.inputs)[0], self.n_neurons):
+        if shape_of(d) != (shape_of(inputs)[0], self.n_neurons):
             raise ValueError(
                 f"xact.Dense.backward: dvalues has shape {tuple(d.shape)}, "
-                f"the output has shape {(self.inputs.shape[0], self.n_neurons)}"
+                f"the output has shape {(inputs.shape[0], self.n_neurons)}"
             )
-        dweights = xp.matmul(xp.matrix_transpose(self.inputs), d)
+        dweights = xp.matmul(xp.matrix_transpose(inputs), d)
         dbiases = xp.sum(d, axis=0, keepdims=True)
         dinputs = xp.matmul(d, xp.matrix_transpose(self.weights))
-        if is_traced(self.inputs):  # used within its trace: drop it now
-            self.inputs = self.output = None
-        if not is_traced(dinputs):  # a traced gradient would outlive its trace
+        if is_traced(dinputs):  # a layer's state never holds a tracer
+            used(self)
+        else:
             self.dweights, self.dbiases, self.dinputs = dweights, dbiases, dinputs
         return dinputs
 

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ._caches import STALE_TRACE, keeping, stale
+from ._caches import cached, keep, used
 from ._fast import backward_for, evaluate
 from ._namespace import (
     Array,
@@ -94,8 +94,7 @@ class Activation:
     def forward(self, x: Any) -> Array:
         """Apply the activation; keep ``inputs`` and ``output``."""
         output = self._entry.function(x, **self.options)
-        if keeping():
-            self.inputs, self.output = x, output
+        keep(self, x, output)
         return output
 
     __call__ = forward
@@ -104,11 +103,8 @@ class Activation:
         """Gradient with respect to the input of the last forward; kept as
         ``dinputs``. Same shape, dtype and device as that input's output."""
         name = f"{type(self).__name__}.backward"
-        if self.inputs is None or self.output is None:
-            raise RuntimeError(f"xact.{name}: call forward before backward")
-        if stale(self.output, dvalues):
-            raise RuntimeError(f"xact.{name}: {STALE_TRACE}")
-        xp, (x, y, d) = resolve(name, self.inputs, self.output, dvalues)
+        inputs, output = cached(self, dvalues, name)
+        xp, (x, y, d) = resolve(name, inputs, output, dvalues)
         if shape_of(d) != shape_of(y):
             raise ValueError(
                 f"xact.{name}: dvalues has shape {tuple(d.shape)}, "
@@ -129,9 +125,9 @@ class Activation:
             vjp = backward_for(xp, self._entry.name, self._entry.vjp, x, options)
             dinputs = evaluate(xp, vjp, (x, y, d), options)
         dinputs = rounded_back(dinputs)
-        if is_traced(self.output):  # used within its trace: drop it now
-            self.inputs = self.output = None
-        if not is_traced(dinputs):
+        if is_traced(dinputs):  # a layer's state never holds a tracer
+            used(self)
+        else:
             self.dinputs = dinputs
         return dinputs
 
