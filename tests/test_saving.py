@@ -165,6 +165,13 @@ def test_trained_objects_pickle_and_deepcopy(xp, library, asarray, device):
     ):
         np.testing.assert_array_equal(to_numpy(clone_model.predict(X)), expected)
         # the optimizer's state followed its layers into the copy
+        for layer, clone in zip(model.layers, clone_model.layers, strict=True):
+            state = optimizer._state.get(layer, {})
+            copied = clone_optimizer._state.get(clone, {})
+            assert sorted(copied) == sorted(state)
+            for key, value in state.items():
+                np.testing.assert_array_equal(to_numpy(copied[key]), to_numpy(value))
+        assert any(optimizer._state.get(layer) for layer in model.layers)
         reference = copy.deepcopy((model, optimizer))
         for m, o in ((clone_model, clone_optimizer), reference):
             m.fit(X, y, loss="categorical_crossentropy", optimizer=o, epochs=1)
