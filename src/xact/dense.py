@@ -285,11 +285,12 @@ class Dense:
                 f"got {tuple(x.shape)}"
             )
         self._check(x, xp, "forward")
-        if x.dtype != self.weights.dtype:  # type: ignore[union-attr]
+        assert self.weights is not None  # placed by _check
+        if x.dtype != self.weights.dtype:
             # PyTorch's rule: no silent downcast (or upcast) of the input
             raise TypeError(
                 f"xact.Dense.forward: the input is {_dtype_name(x.dtype)} but the "
-                f"parameters are {_dtype_name(self.weights.dtype)}; convert the "  # type: ignore[union-attr]
+                f"parameters are {_dtype_name(self.weights.dtype)}; convert the "
                 f"input, or move the layer with dense.to(dtype=...)"
             )
         output = xp.matmul(x, self.weights) + self.biases
