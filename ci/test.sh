@@ -3,18 +3,19 @@
 # users run it (fast paths on), then the numerical tests on the generic path.
 #   bash ci/test.sh                   every CPU backend
 #   bash ci/test.sh numpy,torch       only these (each must import and run)
-# Backends: numpy, array_api_strict, torch, jax, dask (cupy: ci/gpu.sh).
+# Backends: numpy, array_api_strict, torch, jax, dask, cubed (cupy: ci/gpu.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 backends="${1:-${XACT_BACKENDS:-}}"
 venv="${XACT_VENV:-.venv}"
 extras="test"
 case ",${backends}," in
-  ,,) extras="test,torch,jax,dask" ;;
+  ,,) extras="test,torch,jax,dask,cubed" ;;
   *)
     [[ ",$backends," == *,torch* ]] && extras+=",torch"
     [[ ",$backends," == *,jax,* ]] && extras+=",jax"
     [[ ",$backends," == *,dask,* ]] && extras+=",dask"
+    [[ ",$backends," == *,cubed,* ]] && extras+=",cubed"
     ;;
 esac
 bash ci/setup.sh "$venv" "$extras" ci/constraints-cpu.txt

@@ -36,6 +36,7 @@ class Backend(Enum):
     JAX = "jax"
     JAX_X32 = "jax:x32"
     DASK = "dask"
+    CUBED = "cubed"
     CUPY = "cupy"
 
     @property
@@ -203,6 +204,10 @@ def xp(library: Backend, request: pytest.FixtureRequest) -> Iterator[Any]:
         import dask.array
 
         namespace = array_api_compat.array_namespace(dask.array.empty(0))
+    elif library.library == "cubed":
+        import cubed
+
+        namespace = cubed
     elif library.library == "cupy":
         import cupy
 

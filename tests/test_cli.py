@@ -23,7 +23,7 @@ def xact(*args: str, check_rc: int | None = 0) -> subprocess.CompletedProcess[st
 def test_info_lists_every_backend():
     out = xact("info").stdout
     assert out.startswith("xact ")
-    for name in ("numpy", "array_api_strict", "torch", "jax", "dask", "cupy"):
+    for name in ("numpy", "array_api_strict", "torch", "jax", "dask", "cubed", "cupy"):
         assert f"  {name} " in out
     assert "usable on cpu" in out
 
@@ -132,8 +132,9 @@ def test_bench_rejects_unknown_functions_and_backends():
     assert "unknown backend 'tensorflow'" in result.stderr
 
 
-def test_spiral_on_dask_trains_on_numpy_and_predicts_lazily():
-    pytest.importorskip("dask", reason="needs Dask")
-    out = xact("spiral", "--backend", "dask", "--epochs", "20", "--quiet").stdout
-    assert "trains on NumPy and predicts on Dask" in out
-    assert "accuracy of the lazy prediction on Dask" in out
+@pytest.mark.parametrize("name,library", [("dask", "Dask"), ("cubed", "Cubed")])
+def test_spiral_on_a_lazy_backend_trains_on_numpy_and_predicts_lazily(name, library):
+    pytest.importorskip(name, reason=f"needs {library}")
+    out = xact("spiral", "--backend", name, "--epochs", "20", "--quiet").stdout
+    assert f"trains on NumPy and predicts on {library}" in out
+    assert f"accuracy of the lazy prediction on {library}" in out

@@ -13,7 +13,7 @@ import xact
 from conftest import Backend, to_numpy
 
 LOSSES = ["categorical_crossentropy", "softmax_cross_entropy"]
-LAZY = (Backend.DASK,)
+LAZY = (Backend.DASK, Backend.CUBED)
 
 
 def _predictions(xp, asarray):
@@ -76,6 +76,9 @@ def test_bad_labels_under_jit_give_nan():
 
 @pytest.mark.skip_xp_backend(
     Backend.DASK, reason="training is eager; Dask is tested on predict"
+)
+@pytest.mark.skip_xp_backend(
+    Backend.CUBED, reason="training is eager; Cubed is tested on predict"
 )
 def test_fit_rejects_labels_that_are_not_class_indices(xp, library, asarray):
     X, y = xact.datasets.spiral(20, 3, seed=0)

@@ -150,6 +150,9 @@ def _pickles(xp, asarray):
 @pytest.mark.skip_xp_backend(
     Backend.DASK, reason="training is eager; Dask is tested on predict"
 )
+@pytest.mark.skip_xp_backend(
+    Backend.CUBED, reason="training is eager; Cubed is tested on predict"
+)
 def test_trained_objects_pickle_and_deepcopy(xp, library, asarray, device):
     _pickles(xp, asarray)
     X, ns, _ = _inputs(asarray, xp)

@@ -31,6 +31,9 @@ def _data(xp, asarray, library):
 @pytest.mark.skip_xp_backend(
     Backend.DASK, reason="training is eager; Dask is tested on predict"
 )
+@pytest.mark.skip_xp_backend(
+    Backend.CUBED, reason="training is eager; Cubed is tested on predict"
+)
 def test_spiral_model_reaches_90_percent(xp, library, asarray):
     X, y = _data(xp, asarray, library)
     model = _model()
@@ -51,6 +54,9 @@ def test_spiral_model_reaches_90_percent(xp, library, asarray):
 @pytest.mark.skip_xp_backend(
     Backend.DASK, reason="training is eager; Dask is tested on predict"
 )
+@pytest.mark.skip_xp_backend(
+    Backend.CUBED, reason="training is eager; Cubed is tested on predict"
+)
 def test_first_ten_epochs_agree_with_numpy(xp, library, asarray):
     X, y = _data(xp, asarray, library)
     optimizer = xact.optim.Adam(0.02, decay=1e-4)
@@ -69,7 +75,7 @@ def test_first_ten_epochs_agree_with_numpy(xp, library, asarray):
 
 
 def test_minibatches_shuffle_reproducibly(xp, library, asarray):
-    if library == Backend.DASK:
+    if library in (Backend.DASK, Backend.CUBED):
         X, y = xact.datasets.spiral(50, 3, seed=0)
     else:
         X, y = _data(xp, asarray, library)
@@ -118,6 +124,33 @@ def test_predict_on_dask_is_lazy_and_equals_numpy():
     with dask.config.set(scheduler=refuse):
         lazy = model.predict(chunks)
     assert isinstance(lazy, da.Array)
+    np.testing.assert_allclose(lazy.compute(), expected, rtol=1e-13)
+
+
+def test_predict_on_cubed_is_lazy_and_equals_numpy(monkeypatch):
+    cubed = pytest.importorskip("cubed", reason="needs Cubed")
+    from cubed.core.plan import FinalizedPlan
+
+    X, y = xact.datasets.spiral(100, 3, seed=0)
+    model = _model()
+    model.fit(
+        X,
+        y,
+        loss="categorical_crossentropy",
+        optimizer=xact.optim.Adam(0.02),
+        epochs=50,
+    )
+    expected = model.predict(X)
+    model.to(xp=cubed)
+    chunks = cubed.from_array(X, chunks=(60, 2))
+    with monkeypatch.context() as patched:
+
+        def refuse(*args, **kwargs):
+            raise AssertionError("predict computed the Cubed plan")
+
+        patched.setattr(FinalizedPlan, "execute", refuse)
+        lazy = model.predict(chunks)
+    assert isinstance(lazy, cubed.Array)
     np.testing.assert_allclose(lazy.compute(), expected, rtol=1e-13)
 
 

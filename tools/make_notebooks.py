@@ -117,8 +117,9 @@ SPIRAL = [
 import time
 
 X, y = xact.datasets.spiral(100, 3, seed=0, xp=xp)
-# fit is eager: on Dask, train on the NumPy data (predict stays lazy below)
-X_train, y_train = (X.compute(), y.compute()) if backend == "dask" else (X, y)
+# fit is eager: on Dask or Cubed, train on the NumPy data (predict stays lazy below)
+lazy = backend in ("dask", "cubed")
+X_train, y_train = (X.compute(), y.compute()) if lazy else (X, y)
 model = xact.Sequential([
     xact.Dense(2, 64, seed=1), xact.ReLU(),
     xact.Dense(64, 3, seed=2), xact.Softmax(),
@@ -128,8 +129,8 @@ history = model.fit(X_train, y_train, loss="categorical_crossentropy",
                     optimizer=xact.optim.Adam(0.02, decay=1e-4), epochs=1000)
 print(f"accuracy {history['accuracy'][-1]:.3f}, loss {history['loss'][-1]:.4f}, "
       f"{time.perf_counter() - start:.1f} s on {backend}")
-if backend == "dask":
-    model.to(xp=xp)  # parameters as Dask arrays: predict builds a lazy graph"""),
+if lazy:
+    model.to(xp=xp)  # parameters as lazy arrays: predict builds a graph"""),
     new_code_cell("""\
 import matplotlib.pyplot as plt
 import xact.plotting

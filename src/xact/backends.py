@@ -12,7 +12,7 @@ from importlib import metadata
 
 __all__ = ["BACKENDS", "Backend", "available", "probe", "select"]
 
-BACKENDS = ("numpy", "array_api_strict", "torch", "jax", "dask", "cupy")
+BACKENDS = ("numpy", "array_api_strict", "torch", "jax", "dask", "cubed", "cupy")
 
 _MODULES = {
     "numpy": "numpy",
@@ -20,6 +20,7 @@ _MODULES = {
     "torch": "torch",
     "jax": "jax.numpy",
     "dask": "dask.array",
+    "cubed": "cubed",
     "cupy": "cupy",
 }
 _DISTRIBUTIONS = {
@@ -28,6 +29,7 @@ _DISTRIBUTIONS = {
     "torch": "torch",
     "jax": "jax",
     "dask": "dask",
+    "cubed": "cubed",
     "cupy": "cupy",
 }
 

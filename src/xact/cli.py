@@ -264,9 +264,13 @@ def spiral(args: argparse.Namespace) -> int:
     device = _default_device(name)
     X, y = datasets.spiral(100, 3, seed=0, xp=xp, device=device)
     X_train, y_train = X, y
-    if name == "dask":  # fit is eager: train on the NumPy data, predict lazily
+    lazy_library = {"dask": "Dask", "cubed": "Cubed"}.get(name)
+    if lazy_library:  # fit is eager: train on the NumPy data, predict lazily
         X_train, y_train = datasets.spiral(100, 3, seed=0)
-        print("dask: fit is eager, so the model trains on NumPy and predicts on Dask")
+        print(
+            f"{name}: fit is eager, so the model trains on NumPy "
+            f"and predicts on {lazy_library}"
+        )
     model = Sequential([Dense(2, 64, seed=1), ReLU(), Dense(64, 3, seed=2), Softmax()])
     print(
         f"training Dense(2, 64) -> ReLU -> Dense(64, 3) -> Softmax on spiral(100, 3), "
@@ -282,12 +286,15 @@ def spiral(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     seconds = time.perf_counter() - start
-    if name == "dask":
+    if lazy_library:
         from .metrics import accuracy
 
-        model.to(xp=xp)  # parameters as Dask arrays
-        lazy = accuracy(y, model.predict(X))  # a Dask graph until computed
-        print(f"accuracy of the lazy prediction on Dask {float(lazy.compute()):.3f}")
+        model.to(xp=xp)  # parameters as lazy arrays
+        lazy = accuracy(y, model.predict(X))  # a graph until computed
+        print(
+            f"accuracy of the lazy prediction on {lazy_library} "
+            f"{float(lazy.compute()):.3f}"
+        )
     print(
         f"final accuracy {history['accuracy'][-1]:.3f}, "
         f"loss {history['loss'][-1]:.4f}, {seconds:.2f} s on {name}"
