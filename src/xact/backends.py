@@ -106,12 +106,16 @@ def available() -> dict[str, Backend]:
     return {name: probe(name) for name in BACKENDS}
 
 
-def select(name: str | None = None) -> tuple[str, object]:
+def select(name: str | None = None, *, enable_x64: bool = False) -> tuple[str, object]:
     """The backend to run on and its module (``numpy``, ``cupy``, ``torch``...).
 
     `name`, else the ``XACT_BACKEND`` environment variable, else CuPy when a
     CUDA device is usable, else NumPy. Raises ``ValueError`` for an unknown or
-    unusable backend. JAX gets float64 enabled.
+    unusable backend.
+
+    Nothing global changes unless asked: ``enable_x64=True`` on JAX turns on
+    ``jax_enable_x64`` for the whole process (JAX's own switch; off, JAX
+    arrays are float32 at most). The command line asks for it.
     """
     import os
 
@@ -123,7 +127,7 @@ def select(name: str | None = None) -> tuple[str, object]:
         raise ValueError(
             f"xact.backends: backend {choice} is not usable here: {status.reason}"
         )
-    if choice == "jax":
+    if choice == "jax" and enable_x64:
         import jax
 
         jax.config.update("jax_enable_x64", True)  # type: ignore[no-untyped-call]

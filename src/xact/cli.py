@@ -30,7 +30,7 @@ class UsageError(Exception):
 
 
 def _namespace(name: str) -> Any:
-    return as_namespace(backends.select(name)[1])
+    return as_namespace(backends.select(name, enable_x64=True)[1])
 
 
 def _default_device(name: str) -> Any:
@@ -252,7 +252,7 @@ def spiral(args: argparse.Namespace) -> int:
 
     if args.backend:
         _usable([args.backend])
-    name, _ = backends.select(args.backend)
+    name, _ = backends.select(args.backend, enable_x64=True)
     if args.plot:
         try:
             import matplotlib  # noqa: F401
