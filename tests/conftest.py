@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from enum import Enum
-from functools import wraps
+from functools import cache, wraps
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,7 @@ import pytest
 from array_api_extra.testing import patch_lazy_xp_functions
 
 import xact
-from xact._namespace import to_host
+from xact._namespace import asarray_as, to_host
 from xact.backends import probe
 
 
@@ -141,15 +141,50 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def _params() -> list[Any]:
-    params = []
-    for backend in Backend:
-        marks = []
-        if not _selected(backend):
-            marks.append(
-                pytest.mark.skip(reason=f"{backend.value}: not in XACT_BACKENDS")
-            )
-        params.append(pytest.param(backend, id=backend.value, marks=marks))
-    return params
+    return [pytest.param(backend, id=backend.value) for backend in Backend]
+
+
+@cache
+def _why_not_here(backend: Backend) -> str | None:
+    """Why the tests of ``backend`` cannot run on this machine (None: they can)."""
+    if not _selected(backend):
+        return "not in XACT_BACKENDS"
+    status = probe(backend.library)
+    if not status.usable:
+        return status.reason
+    if backend == Backend.TORCH_CUDA and not _torch_has_cuda():
+        return "no CUDA device"
+    return None
+
+
+NOT_RUN: dict[str, tuple[str, int]] = {}
+
+
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Backends that cannot run here are left out with one line each in the
+    summary (not a skip line per test: ``pytest -rs`` stays readable)."""
+    kept, left_out = [], []
+    for item in items:
+        backend = getattr(item, "callspec", None) and item.callspec.params.get(
+            "library"
+        )
+        reason = _why_not_here(backend) if isinstance(backend, Backend) else None
+        if reason is None:
+            kept.append(item)
+            continue
+        left_out.append(item)
+        _, count = NOT_RUN.get(backend.value, (reason, 0))
+        NOT_RUN[backend.value] = (reason, count + 1)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for name, (reason, count) in NOT_RUN.items():
+        terminalreporter.write_line(f"xact: {count} tests not run on {name}: {reason}")
 
 
 @pytest.fixture(params=_params())
@@ -164,11 +199,6 @@ def library(request: pytest.FixtureRequest) -> Backend:
             raise TypeError("skip_xp_backend needs exactly a reason=")
         if target == backend or (target.value == backend.library):
             pytest.skip(f"{backend.value}: {marker.kwargs['reason']}")
-    status = probe(backend.library)
-    if not status.usable:
-        pytest.skip(f"{backend.value}: {status.reason}")
-    if backend == Backend.TORCH_CUDA and not _torch_has_cuda():
-        pytest.skip("torch:cuda: no CUDA device")
     return backend
 
 
@@ -267,7 +297,7 @@ def asarray(xp: Any, library: Backend, device: Any) -> Callable[..., Any]:
         if dtype is None or (dtype == xp.float64 and not library.has_float64):
             dtype = dtype_or_skip(xp, library, "float64")
         values = np.array(values, copy=True)  # never share the caller's buffer
-        return xp.asarray(values, dtype=dtype, device=device)
+        return asarray_as(xp, values, dtype, device)
 
     return make
 

@@ -206,6 +206,16 @@ def ensure_array(xp: Namespace, result: Array) -> Array:
     return result
 
 
+def asarray_as(xp: Namespace, values: Any, dtype: Any, device: Any = None) -> Array:
+    """``xp.asarray(values, dtype=dtype, device=device)`` in exactly ``dtype``.
+
+    Cubed's ``asarray`` (0.27) keeps the dtype of an array it is given and
+    ignores ``dtype``; the cast after it makes up for that.
+    """
+    array = xp.asarray(values, dtype=dtype, device=device)
+    return array if array.dtype == dtype else xp.astype(array, dtype)
+
+
 def to_host(x: Array) -> np.ndarray:
     """A NumPy copy of an array of any library (computes a Dask array).
 

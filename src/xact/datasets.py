@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from ._namespace import Array, as_namespace, default_float
+from ._namespace import Array, as_namespace, asarray_as, default_float
+from ._public import public_names
 from ._validate import positive_integer, real_parameter
 
 __all__ = ["create_spiral_dataset", "spiral", "vertical"]
@@ -40,8 +41,8 @@ def _place(
     info = namespace.__array_namespace_info__()
     integer = info.default_dtypes(device=device)["integral"]
     return (
-        namespace.asarray(X, dtype=dtype, device=device),
-        namespace.asarray(y, dtype=integer, device=device),
+        asarray_as(namespace, X, dtype, device),
+        asarray_as(namespace, y, integer, device),
     )
 
 
@@ -120,3 +121,6 @@ def create_spiral_dataset(
 ) -> tuple[Array, Array]:
     """The seed notebook's name for :func:`spiral`."""
     return spiral(samples, classes, **options)
+
+
+__dir__ = public_names(__all__)

@@ -14,6 +14,7 @@ from ._namespace import (
     Namespace,
     array_device,
     as_namespace,
+    asarray_as,
     default_float,
     ensure_array,
     is_traced,
@@ -24,6 +25,7 @@ from ._namespace import (
     shape_of,
     to_host,
 )
+from ._public import public_names
 from ._validate import positive_integer
 
 
@@ -211,7 +213,7 @@ class Dense:
         assert self._xp is not None
         device, dtype = array_device(self.weights), self.weights.dtype
         for key, (_, value) in values.items():
-            placed = self._xp.asarray(to_host(value), dtype=dtype, device=device)
+            placed = asarray_as(self._xp, to_host(value), dtype, device)
             setattr(self, key, placed)
 
     # pickle and deepcopy: the namespace travels by name
@@ -251,8 +253,8 @@ class Dense:
             if self.biases is None
             else to_host(self.biases)
         )
-        self.weights = target.asarray(weights, dtype=dtype, device=device)
-        self.biases = target.asarray(biases, dtype=dtype, device=device)
+        self.weights = asarray_as(target, weights, dtype, device)
+        self.biases = asarray_as(target, biases, dtype, device)
         self._xp = target
         return self
 
@@ -329,3 +331,6 @@ class Dense:
         per_sample = categorical_crossentropy(y_true, y_pred, reduction="none")
         xp = namespace_of_array(per_sample)
         return ensure_array(xp, xp.mean(per_sample)), per_sample
+
+
+__dir__ = public_names(__all__)
