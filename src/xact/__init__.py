@@ -5,10 +5,9 @@ the same call runs on NumPy, CuPy, PyTorch, JAX, Dask and array-api-strict and
 returns an array of the caller's library, device and floating dtype.
 """
 
-from __future__ import annotations
-
 from . import backends, datasets, losses, metrics, optim
 from ._fast import fast_paths_enabled, use_fast_paths
+from ._public import public_names
 from ._registry import get, names
 from .activations import (
     celu,
@@ -144,3 +143,5 @@ __all__ = [
     "tanh_shrink",
     "use_fast_paths",
 ]
+
+__dir__ = public_names(__all__)

@@ -20,6 +20,7 @@ from ._namespace import (
     in_compute_dtype,
     resolve_one,
 )
+from ._public import public_names
 from ._validate import axis_index, real_parameter
 
 __all__ = [
@@ -507,3 +508,6 @@ def glu(x: Any, /, *, axis: int = -1) -> Array:
             f"{tuple(array.shape)}"
         )
     return apply_elementwise("glu", glu_math, array, elementwise=False, axis=index)
+
+
+__dir__ = public_names(__all__)

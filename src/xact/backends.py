@@ -10,6 +10,8 @@ import importlib
 from dataclasses import dataclass, field
 from importlib import metadata
 
+from ._public import public_names
+
 __all__ = ["BACKENDS", "Backend", "available", "probe", "select"]
 
 BACKENDS = ("numpy", "array_api_strict", "torch", "jax", "dask", "cubed", "cupy")
@@ -132,3 +134,6 @@ def select(name: str | None = None, *, enable_x64: bool = False) -> tuple[str, o
 
         jax.config.update("jax_enable_x64", True)  # type: ignore[no-untyped-call]
     return choice, importlib.import_module(_MODULES[choice])
+
+
+__dir__ = public_names(__all__)

@@ -22,6 +22,7 @@ from ._namespace import (
     resolve,
     shape_of,
 )
+from ._public import public_names
 from ._registry import ACTIVATIONS, entry
 
 # the registry names the layer classes, in table order
@@ -171,3 +172,5 @@ Softmin = _layer("Softmin", "softmin")
 GLU = _layer("GLU", "glu")
 
 LAYERS: dict[str, type[Activation]] = {e.layer: globals()[e.layer] for e in ACTIVATIONS}
+
+__dir__ = public_names(__all__)

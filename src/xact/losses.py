@@ -25,6 +25,7 @@ from ._namespace import (
     mean_or_nan,
     resolve,
 )
+from ._public import public_names
 
 __all__ = [
     "LOSSES",
@@ -289,3 +290,5 @@ LOSSES: dict[str, type[Loss]] = {
         Huber,
     )
 }
+
+__dir__ = public_names(__all__)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._namespace import Array, mean_or_nan, resolve, shape_of
+from ._public import public_names
 
 __all__ = ["accuracy", "predicted_classes"]
 
@@ -49,3 +50,6 @@ def accuracy(y_true: Any, y_pred: Any) -> Array:
         p.dtype if xp.isdtype(p.dtype, "real floating") else xp.float32,
     )
     return mean_or_nan(xp, correct)  # NaN for an empty batch
+
+
+__dir__ = public_names(__all__)

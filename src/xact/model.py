@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -11,12 +11,14 @@ import numpy as np
 from ._caches import not_keeping
 from ._labels import check_labels, class_targets, labels_already_checked
 from ._namespace import Array, array_device, is_lazy, is_traced, resolve, to_host
+from ._public import public_names
 from ._validate import positive_integer
 from .dense import Dense
 from .layers import Softmax
 from .losses import LOSSES, CategoricalCrossentropy, Loss
 from .metrics import accuracy
 from .optim import Optimizer
+from .optim import get as get_optimizer
 
 __all__ = ["Sequential"]
 
@@ -50,6 +52,47 @@ class Sequential:
 
     def __repr__(self) -> str:
         return f"Sequential([{', '.join(map(repr, self.layers))}])"
+
+    def summary(
+        self,
+        input_shape: Sequence[int] | None = None,
+        *,
+        print_fn: Callable[[str], Any] = print,
+    ) -> None:
+        """Print a table of the layers, their output shapes and parameter counts.
+
+        Like Keras' ``model.summary()``, the table goes to ``print_fn``. The
+        shapes are worked out from the layers' sizes, nothing is computed:
+        the input is ``(None, n_inputs)`` of the first Dense layer unless
+        ``input_shape`` (without the batch axis) is given.
+        """
+        shape: list[int | None] | None = None
+        if input_shape is not None:
+            shape = [None, *(int(n) for n in input_shape)]
+        elif isinstance(self.layers[0], Dense):
+            shape = [None, self.layers[0].n_inputs]
+        rows = [("Layer", "Output shape", "Parameters")]
+        total = 0
+        for layer in self.layers:
+            shape = _output_shape(layer, shape)
+            count = _parameter_count(layer)
+            total += count
+            shown = "?" if shape is None else "(" + ", ".join(map(str, shape)) + ")"
+            rows.append((repr(layer), shown, f"{count:,}"))
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+
+        def line(row: tuple[str, str, str]) -> str:
+            return (
+                f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}"
+            )
+
+        rule = "-" * len(line(rows[0]))
+        body = [line(row) for row in rows[1:]]
+        print_fn(
+            "\n".join(
+                [line(rows[0]), rule, *body, rule, f"Total parameters: {total:,}"]
+            )
+        )
 
     def to(
         self, *, xp: Any = None, device: Any = None, dtype: Any = None
@@ -167,14 +210,21 @@ class Sequential:
         y: Any,
         *,
         loss: Loss | str,
-        optimizer: Optimizer,
+        optimizer: Optimizer | str,
         epochs: int,
         batch_size: int | None = None,
         shuffle_seed: int | None = None,
         progress: bool = False,
+        validation_data: tuple[Any, Any] | None = None,
     ) -> dict[str, list[float]]:
         """Train; returns the history ``{"loss": [...], "accuracy": [...],
         "seconds": [...]}`` of per-epoch means over the batches.
+
+        ``optimizer`` is an :class:`~xact.optim.Optimizer` or a name
+        (``"adam"``, ``"sgd"``, ``"rmsprop"``, ``"adagrad"``: a new one with its
+        defaults, see :func:`xact.optim.get`). With ``validation_data=(X_val,
+        y_val)`` the model is evaluated on it after each epoch, adding
+        ``"val_loss"`` and ``"val_accuracy"`` to the history.
 
         One host sync per epoch (for the history), none per batch. With
         ``batch_size`` the rows are shuffled each epoch by
@@ -182,38 +232,31 @@ class Sequential:
         tqdm bar with loss and accuracy.
         """
         loss = self._loss(loss)
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(
-                "xact.Sequential.fit: optimizer must be an Optimizer, "
-                f"got {optimizer!r}"
-            )
+        optimizer = get_optimizer(optimizer, "Sequential.fit")
         epochs = positive_integer("Sequential.fit", "epochs", epochs)
-        xp, (X, y) = resolve("Sequential.fit", X, y, floating=False)
-        if is_lazy(xp, X) and not is_traced(X):
-            raise TypeError(
-                "xact.Sequential.fit: training on Dask (or Cubed) arrays is not "
-                "supported (each step would grow the task graph); fit on a NumPy "
-                "sample (X.compute()) and predict on the lazy arrays"
-            )
+        xp, X, y = self._training_pair(X, y)
         n = X.shape[0]
-        if y.shape[0] != n and tuple(y.shape) != (1, n):
-            raise ValueError(
-                f"xact.Sequential.fit: X has {n} rows but y has shape {tuple(y.shape)}"
-            )
-        if tuple(y.shape) == (1, n):
-            y = xp.reshape(y, (n,))
         size = (
             n
             if batch_size is None
             else positive_integer("Sequential.fit", "batch_size", batch_size)
         )
-        if y.ndim == 1 and n:
-            # the labels are checked once here, not per batch (a host sync)
-            classes = self.forward(X[:1, ...]).shape[-1]
-            check_labels("Sequential.fit", xp, y, classes)
+        validation = None
+        if validation_data is not None:
+            if not (isinstance(validation_data, tuple) and len(validation_data) == 2):
+                raise TypeError(
+                    "xact.Sequential.fit: validation_data must be a pair "
+                    f"(X_val, y_val), got {type(validation_data).__name__}"
+                )
+            _, X_val, y_val = self._training_pair(*validation_data, "validation ")
+            # the per-sample mean, as the training history reports it
+            validation = (X_val, y_val, type(loss)(**loss.options))
         rng = np.random.default_rng(shuffle_seed)
         device = array_device(X)
-        history: dict[str, list[float]] = {"loss": [], "accuracy": [], "seconds": []}
+        history: dict[str, list[float]] = {"loss": [], "accuracy": []}
+        if validation is not None:
+            history.update(val_loss=[], val_accuracy=[])
+        history["seconds"] = []
         epochs_range: Iterable[int] = range(epochs)
         bar = None
         if progress:
@@ -246,11 +289,12 @@ class Sequential:
                     total_correct = (
                         total_correct + accuracy(yb, self.layers[-1].output) * count
                     )
-                summary = to_host(
-                    xp.stack([xp.asarray(total_loss), xp.asarray(total_correct)])
-                )
-                history["loss"].append(float(summary[0]) / n)
-                history["accuracy"].append(float(summary[1]) / n)
+                totals = [xp.asarray(total_loss) / n, xp.asarray(total_correct) / n]
+                if validation is not None:
+                    totals += self._scores(*validation)
+                summary = to_host(xp.stack(totals))
+                for key, value in zip(history, summary, strict=False):
+                    history[key].append(float(value))
                 history["seconds"].append(time.perf_counter() - start)
                 if bar is not None:
                     bar.set_postfix(
@@ -260,6 +304,39 @@ class Sequential:
                     )
         return history
 
+    def _training_pair(self, X: Any, y: Any, role: str = "") -> tuple[Any, Any, Any]:
+        """``(xp, X, y)`` checked for training: eager arrays, one label per
+        row (a (1, N) row of labels flattened), labels checked once."""
+        xp, (X, y) = resolve("Sequential.fit", X, y, floating=False)
+        if is_lazy(xp, X) and not is_traced(X):
+            raise TypeError(
+                "xact.Sequential.fit: training on Dask (or Cubed) arrays is not "
+                "supported (each step would grow the task graph); fit on a NumPy "
+                "sample (X.compute()) and predict on the lazy arrays"
+            )
+        n = X.shape[0]
+        if y.shape[0] != n and tuple(y.shape) != (1, n):
+            raise ValueError(
+                f"xact.Sequential.fit: {role}X has {n} rows but {role}y has shape "
+                f"{tuple(y.shape)}"
+            )
+        if tuple(y.shape) == (1, n):
+            y = xp.reshape(y, (n,))
+        if y.ndim == 1 and n:
+            # the labels are checked once here, not per batch (a host sync)
+            with not_keeping():
+                classes = self.forward(X[:1, ...]).shape[-1]
+            check_labels("Sequential.fit", xp, y, classes)
+        return xp, X, y
+
+    def _scores(self, X: Any, y: Any, loss: Loss) -> list[Array]:
+        """Loss and accuracy on ``(X, y)`` as 0-d arrays (no host sync)."""
+        output = self.predict(X)
+        with labels_already_checked(y.ndim == 1):
+            value = loss(y, output)
+        xp, (score,) = resolve("Sequential.evaluate", accuracy(y, output))
+        return [xp.asarray(value), score]
+
     def evaluate(self, X: Any, y: Any, *, loss: Loss | str) -> dict[str, float]:
         """Loss and accuracy on ``(X, y)`` as Python floats (one host sync)."""
         loss = self._loss(loss)
@@ -268,3 +345,36 @@ class Sequential:
         xp, (score,) = resolve("Sequential.evaluate", accuracy(y, output))
         summary = to_host(xp.stack([value, score]))
         return {"loss": float(summary[0]), "accuracy": float(summary[1])}
+
+
+def _output_shape(
+    layer: Any, shape: list[int | None] | None
+) -> list[int | None] | None:
+    """The output shape of ``layer`` for an input of ``shape`` (None: unknown)."""
+    if shape is None:
+        return None
+    if isinstance(layer, Dense):
+        return [*shape[:-1], layer.n_neurons]
+    options = getattr(layer, "options", None)
+    if options is None:  # a user's layer: its shape is not known
+        return None
+    if type(layer).__name__ == "GLU":
+        axis = options["axis"] % len(shape)
+        halved = shape[axis]
+        return [
+            *shape[:axis],
+            None if halved is None else halved // 2,
+            *shape[axis + 1 :],
+        ]
+    return shape
+
+
+def _parameter_count(layer: Any) -> int:
+    """Trainable numbers in ``layer`` (Dense: weights and biases)."""
+    if isinstance(layer, Dense):
+        return layer.n_inputs * layer.n_neurons + layer.n_neurons
+    parameters = getattr(layer, "parameters", None) or {}
+    return sum(int(np.prod(p.shape)) for p in parameters.values())
+
+
+__dir__ = public_names(__all__)

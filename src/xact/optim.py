@@ -11,12 +11,14 @@ syncs with the host. Learning-rate decay follows the seed material:
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from ._namespace import Array, array_device, namespace_of_array, to_host
+from ._public import public_names
 from ._validate import real_parameter
 
-__all__ = ["SGD", "Adagrad", "Adam", "Optimizer", "RMSprop"]
+__all__ = ["OPTIMIZERS", "SGD", "Adagrad", "Adam", "Optimizer", "RMSprop", "get"]
 
 
 class Optimizer:
@@ -204,3 +206,35 @@ class Adam(Optimizer):
         return value - self.current_learning_rate * corrected_momentum / (
             xp.sqrt(corrected_cache) + self.epsilon
         )
+
+
+OPTIMIZERS: dict[str, Callable[[], Optimizer]] = {
+    "sgd": SGD,
+    "adagrad": Adagrad,
+    "rmsprop": RMSprop,
+    "adam": Adam,
+}
+
+
+def get(optimizer: Optimizer | str, where: str = "optim.get") -> Optimizer:
+    """An optimizer, or a new one with its defaults from a name (any case).
+
+    ``get("adam")`` is ``Adam()``: learning rate 0.001, like Keras; ``"sgd"``
+    and ``"adagrad"`` keep this library's default of 1.0.
+    """
+    if isinstance(optimizer, Optimizer):
+        return optimizer
+    if isinstance(optimizer, str):
+        kind = OPTIMIZERS.get(optimizer.lower())
+        if kind is None:
+            raise ValueError(
+                f"xact.{where}: unknown optimizer {optimizer!r}; "
+                f"known: {', '.join(OPTIMIZERS)}"
+            )
+        return kind()
+    raise TypeError(
+        f"xact.{where}: optimizer must be an Optimizer or a name, got {optimizer!r}"
+    )
+
+
+__dir__ = public_names(__all__)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ._namespace import to_host
+from ._public import public_names
 from .dense import Dense
 from .layers import LAYERS
 from .model import Sequential
@@ -115,3 +116,6 @@ def load(
     if xp is not None or device is not None or dtype is not None:
         model.to(xp=xp, device=device, dtype=dtype)
     return model
+
+
+__dir__ = public_names(__all__)

@@ -27,6 +27,7 @@ from ._namespace import (
     resolve_one,
     shape_of,
 )
+from ._public import public_names
 from ._twofold import exp_pair, two_sum
 from ._validate import axis_index
 
@@ -292,3 +293,6 @@ def logsumexp(x: Any, /, *, axis: int = -1, keepdims: bool = False) -> Array:
     if not isinstance(keepdims, bool):
         raise TypeError("xact.logsumexp: keepdims must be a bool")
     return _along_axis("logsumexp", x, axis, None, None, reduce=True, keepdims=keepdims)
+
+
+__dir__ = public_names(__all__)
