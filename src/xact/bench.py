@@ -2,7 +2,8 @@
 
 ``xact bench`` prints, per function, the time of xact's forward and backward
 passes, the time of the native kernel doing the same (PyTorch's
-``torch.nn.functional`` and autograd for NumPy and PyTorch arrays,
+``torch.nn.functional`` and autograd for NumPy, PyTorch and CuPy arrays — a
+CuPy array is handed to PyTorch on its GPU through DLPack, without a copy —
 ``jax.nn`` under ``jax.jit`` for JAX), their ratios, xact's throughput in
 GB/s (bytes read and written over time) and, on NumPy, its peak memory as a
 multiple of the input (tracemalloc, output included). Each time is the
@@ -178,9 +179,14 @@ def _native(backend: str, x: Any) -> tuple[dict[str, Callable[[Any], Any]], Any]
         return jax_functions(), x
     try:
         import torch
+        import torch.utils.dlpack
     except ImportError:
         return {}, None
-    return torch_functions(), x if backend == "torch" else torch.from_numpy(x)
+    if backend == "torch":
+        return torch_functions(), x
+    if backend == "cupy":  # the same GPU buffer, as a CUDA tensor
+        return torch_functions(), torch.utils.dlpack.from_dlpack(x)
+    return torch_functions(), torch.from_numpy(x)
 
 
 def _native_backward(backend: str, function: Callable[[Any], Any], x: Any) -> Any:
