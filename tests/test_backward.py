@@ -61,15 +61,17 @@ def test_backward_matches_finite_differences(xp, asarray, name, options):
     function = getattr(xact, name)
     host = _smooth_inputs()
     step = 1e-6
-    expected = np.zeros_like(host)
-    for index in np.ndindex(host.shape):
-        up, down = host.copy(), host.copy()
-        up[index] += step
-        down[index] -= step
-        delta = to_numpy(function(asarray(up), **options)) - to_numpy(
-            function(asarray(down), **options)
-        )
-        expected[index] = np.sum(delta * d) / (2 * step)
+    # every one-entry perturbation at once, stacked on a new leading axis:
+    # two calls instead of two per entry (Cubed runs each call as a plan)
+    steps = step * np.eye(host.size).reshape(host.size, *host.shape)
+    stacked = dict(options)
+    if stacked.get("axis", -1) >= 0:
+        stacked["axis"] += 1
+    delta = to_numpy(function(asarray(host + steps), **stacked)) - to_numpy(
+        function(asarray(host - steps), **stacked)
+    )
+    expected = (delta * d).reshape(host.size, -1).sum(axis=1).reshape(host.shape)
+    expected /= 2 * step
     np.testing.assert_allclose(dinputs, expected, rtol=1e-6, atol=1e-7)
 
 
