@@ -16,6 +16,7 @@ from . import _elementwise as m
 from ._fast import evaluate, values_for
 from ._namespace import (
     Array,
+    array_device,
     finfo_of,
     in_compute_dtype,
     resolve_one,
@@ -476,6 +477,9 @@ def identity(x: Any, /) -> Array:
 
 def glu_math(xp: Any, x: Array, axis: int) -> Array:
     half = x.shape[axis] // 2
+    if 0 in x.shape:  # nothing to compute (and Cubed 0.27 cannot slice it)
+        shape = (*x.shape[:axis], half, *x.shape[axis + 1 :])
+        return xp.zeros(shape, dtype=x.dtype, device=array_device(x))
     first = [slice(None)] * x.ndim
     second = [slice(None)] * x.ndim
     first[axis] = slice(0, half)
