@@ -46,10 +46,10 @@ def _blocks() -> list[Block]:
         code = "\n".join(line[len(indent) :] for line in body.splitlines()) + "\n"
         between = README[end : match.start()]
         end = match.end()
-        if language == "text" and blocks and blocks[-1].language == "python":
-            if not between.strip():  # the output of the block just above
-                blocks[-1].output = code
-                continue
+        follows_python = blocks and blocks[-1].language == "python"
+        if language == "text" and follows_python and not between.strip():
+            blocks[-1].output = code  # what the block just above prints
+            continue
         blocks.append(Block(language, code, README.count("\n", 0, match.start()) + 1))
     return blocks
 
@@ -60,7 +60,8 @@ SHELL = [b for b in BLOCKS if b.language in ("bash", "console", "sh")]
 
 
 def test_the_readme_has_runnable_blocks():
-    assert len(PYTHON) >= 5 and len(SHELL) >= 3
+    assert len(PYTHON) >= 5
+    assert len(SHELL) >= 3
     assert any(b.output for b in PYTHON), "no block shows what it prints"
 
 
