@@ -275,7 +275,8 @@ def header(backend: str, size: int, dtype: str) -> list[str]:
             imported = importlib.import_module(module)
         except ImportError:
             continue
-        threads = f", {imported.get_num_threads()} threads" if module == "torch" else ""
+        count = imported.get_num_threads() if module == "torch" else 0
+        threads = f", {count} thread{'s' * (count != 1)}" if count else ""
         lines.append(f"{module} {imported.__version__}{threads}")
     lines.append(
         "times: the minimum of the repeats; ratio = xact / native "

@@ -1,31 +1,49 @@
-"""Pictures, with matplotlib (``pip install 'xact-activations[plot]'``)."""
+"""Pictures, with matplotlib (``pip install 'xact-activations[plot]'``).
+
+Nothing here changes matplotlib's state: no backend is chosen, no rcParams
+are set. Each function draws on the ``figure`` it is given, or on a new
+pyplot figure made with the backend the user has (so a notebook shows it
+inline, ``%matplotlib widget`` makes it interactive and ``plt.show()``
+displays it). A program that only writes files can pass a
+:class:`matplotlib.figure.Figure` made without pyplot: no GUI, nothing left
+open (the command line does that).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._namespace import to_host
+from ._public import public_names
 
-__all__ = ["plot_activations", "plot_decision_regions"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["plot_activations", "plot_decision_regions", "plot_history"]
 
 
-def _pyplot() -> Any:
+def _figure(figure: Figure | None, function: str, **size: Any) -> Figure:
+    """`figure`, else a new pyplot figure of ``size`` (pyplot's own backend)."""
+    if figure is not None:
+        return figure
     try:
-        import matplotlib
+        import matplotlib.pyplot as plt
     except ImportError as error:
         raise ImportError(
-            "xact.plotting needs matplotlib: pip install 'xact-activations[plot]'"
+            f"xact.plotting.{function} needs matplotlib: "
+            "pip install 'xact-activations[plot]'"
         ) from error
-    if matplotlib.get_backend().lower() not in (
-        "agg",
-        "module://matplotlib_inline.backend_inline",
-    ):
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    return plt.figure(**size)
 
-    return plt
+
+def _colours(classes: int) -> list[Any]:
+    import matplotlib
+
+    colours = matplotlib.colormaps["tab10"]
+    return [colours(k % colours.N) for k in range(classes)]
 
 
 def plot_decision_regions(
@@ -38,13 +56,15 @@ def plot_decision_regions(
     device: Any = None,
     resolution: int = 300,
     title: str = "",
-) -> Any:
+    figure: Figure | None = None,
+) -> Figure:
     """Colour the plane by the model's predicted class and draw the data.
 
-    The grid is evaluated on the model's backend (``xp``/``device``); the
-    figure is saved to `path` if given. Returns the matplotlib figure.
+    The grid is evaluated on the model's backend (``xp``/``device``). The
+    drawing goes on `figure` (a new pyplot figure when None) and is saved to
+    `path` if given. Returns the figure.
     """
-    plt = _pyplot()
+    figure = _figure(figure, "plot_decision_regions", figsize=(6, 6))
     points, labels = to_host(X), to_host(y)
     low, high = points.min(axis=0) - 0.1, points.max(axis=0) + 0.1
     gx, gy = np.meshgrid(
@@ -58,15 +78,15 @@ def plot_decision_regions(
         namespace = as_namespace(xp)
         grid = namespace.asarray(grid, dtype=X.dtype, device=device)
     predicted = np.argmax(to_host(model.predict(grid)), axis=1).reshape(gx.shape)
-    figure, axes = plt.subplots(figsize=(6, 6))
+    axes = figure.add_subplot()
     classes = int(labels.max()) + 1
-    colours = plt.get_cmap("tab10")
+    colours = _colours(classes)
     axes.contourf(
         gx,
         gy,
         predicted,
         levels=np.arange(classes + 1) - 0.5,
-        colors=[colours(k) for k in range(classes)],
+        colors=colours,
         alpha=0.3,
     )
     for k in range(classes):
@@ -75,7 +95,7 @@ def plot_decision_regions(
             points[chosen, 0],
             points[chosen, 1],
             s=12,
-            color=colours(k),
+            color=colours[k],
             edgecolor="k",
             linewidth=0.3,
             label=f"class {k}",
@@ -88,23 +108,74 @@ def plot_decision_regions(
     return figure
 
 
-def plot_activations(path: str | None = None, *, names: list[str] | None = None) -> Any:
+_PANELS = (("loss", ("loss", "val_loss")), ("accuracy", ("accuracy", "val_accuracy")))
+
+
+def plot_history(
+    history: Mapping[str, Sequence[float]],
+    path: str | None = None,
+    *,
+    title: str = "",
+    figure: Figure | None = None,
+) -> Figure:
+    """The loss and accuracy curves of a training run, one panel each.
+
+    `history` is what :meth:`xact.Sequential.fit` returns: ``"loss"`` and
+    ``"accuracy"`` per epoch (``"val_loss"`` and ``"val_accuracy"`` are drawn
+    beside them when present; other entries are ignored). The drawing goes
+    on `figure` (a new pyplot figure when None) and is saved to `path` if
+    given. Returns the figure.
+    """
+    panels = [
+        (label, [key for key in keys if key in history])
+        for label, keys in _PANELS
+        if any(key in history for key in keys)
+    ]
+    if not panels:
+        raise ValueError(
+            "xact.plotting.plot_history: the history has none of 'loss', "
+            f"'accuracy', 'val_loss', 'val_accuracy' (got {sorted(history)})"
+        )
+    figure = _figure(figure, "plot_history", figsize=(5 * len(panels), 3.5))
+    axes = figure.subplots(1, len(panels), squeeze=False)[0]
+    for axis, (label, keys) in zip(axes, panels, strict=True):
+        for key in keys:
+            values = [float(v) for v in history[key]]
+            axis.plot(range(1, len(values) + 1), values, label=key)
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(label)
+        axis.grid(alpha=0.3)
+        axis.legend()
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    if path:
+        figure.savefig(path, dpi=120, bbox_inches="tight")
+    return figure
+
+
+def plot_activations(
+    path: str | None = None,
+    *,
+    names: list[str] | None = None,
+    figure: Figure | None = None,
+) -> Figure:
     """Every elementwise activation and its derivative on [-6, 7], in a grid.
 
-    Derivatives come from the layers' backward passes.
+    Derivatives come from the layers' backward passes. The drawing goes on
+    `figure` (a new pyplot figure when None) and is saved to `path` if
+    given. Returns the figure.
     """
     from ._registry import ACTIVATIONS
     from .layers import LAYERS
 
-    plt = _pyplot()
     entries = [
         e for e in ACTIVATIONS if not e.along_axis and (not names or e.name in names)
     ]
     columns = 6
     rows = -(-len(entries) // columns)
-    figure, axes = plt.subplots(
-        rows, columns, figsize=(3 * columns, 2.4 * rows), sharex=True, squeeze=False
-    )
+    figure = _figure(figure, "plot_activations", figsize=(3 * columns, 2.4 * rows))
+    axes = figure.subplots(rows, columns, sharex=True, squeeze=False)
     x = np.linspace(-6, 7, 1041)
     for axis, entry in zip(axes.ravel(), entries, strict=False):
         layer = LAYERS[entry.layer]()
@@ -123,3 +194,6 @@ def plot_activations(path: str | None = None, *, names: list[str] | None = None)
     if path:
         figure.savefig(path, dpi=100, bbox_inches="tight")
     return figure
+
+
+__dir__ = public_names(__all__)
