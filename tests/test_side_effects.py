@@ -15,6 +15,8 @@ PUBLIC_MODULES = [
     "xact",
     "xact.activations",
     "xact.backends",
+    "xact.bench",
+    "xact.cli",
     "xact.datasets",
     "xact.dense",
     "xact.layers",
@@ -22,6 +24,7 @@ PUBLIC_MODULES = [
     "xact.metrics",
     "xact.model",
     "xact.optim",
+    "xact.plotting",
     "xact.saving",
     "xact.softmax",
 ]

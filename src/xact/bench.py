@@ -27,6 +27,7 @@ import numpy as np
 
 from . import __version__
 from ._namespace import as_namespace, namespace_of_array
+from ._public import public_names
 from ._registry import entry
 from .layers import LAYERS
 
@@ -283,3 +284,6 @@ def header(backend: str, size: int, dtype: str) -> list[str]:
         "(below 1: xact is faster)"
     )
     return lines
+
+
+__dir__ = public_names(__all__)
