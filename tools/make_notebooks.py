@@ -229,12 +229,9 @@ print(f"epoch 1: loss {history['loss'][0]:.4f} (ln 3 = {math.log(3):.4f}), "
       f"accuracy {history['accuracy'][0]:.3f}")
 print(f"epoch {len(history['loss'])}: loss {history['loss'][-1]:.4f}, "
       f"accuracy {history['accuracy'][-1]:.3f}")
-plt.figure(figsize=(6, 3))
-plt.plot(history["loss"], label="loss")
-plt.plot(history["accuracy"], label="accuracy")
-plt.xlabel("epoch")
-plt.legend()
-plt.show()"""),
+import xact.plotting
+
+figure = xact.plotting.plot_history(history, title=f"training on {backend}")"""),
     new_markdown_cell(
         "## The decision regions\n\n"
         "Every point of a fine grid over the plane goes through `model.predict`, "
