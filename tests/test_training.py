@@ -101,10 +101,8 @@ def test_minibatches_shuffle_reproducibly(xp, library, asarray):
     assert first["loss"] == second["loss"]
 
 
-def test_predict_on_dask_is_lazy_and_equals_numpy():
-    da = pytest.importorskip("dask.array", reason="needs Dask")
-    import dask
-
+def _trained_on_numpy():
+    """A model trained on the NumPy spiral, the data and its predictions."""
     X, y = xact.datasets.spiral(100, 3, seed=0)
     model = _model()
     model.fit(
@@ -114,7 +112,14 @@ def test_predict_on_dask_is_lazy_and_equals_numpy():
         optimizer=xact.optim.Adam(0.02),
         epochs=50,
     )
-    expected = model.predict(X)
+    return model, X, model.predict(X)
+
+
+def test_predict_on_dask_is_lazy_and_equals_numpy():
+    da = pytest.importorskip("dask.array", reason="needs Dask")
+    import dask
+
+    model, X, expected = _trained_on_numpy()
 
     def refuse(*args, **kwargs):
         raise AssertionError("predict computed the Dask graph")
@@ -131,16 +136,7 @@ def test_predict_on_cubed_is_lazy_and_equals_numpy(monkeypatch):
     cubed = pytest.importorskip("cubed", reason="needs Cubed")
     from cubed.core.plan import FinalizedPlan
 
-    X, y = xact.datasets.spiral(100, 3, seed=0)
-    model = _model()
-    model.fit(
-        X,
-        y,
-        loss="categorical_crossentropy",
-        optimizer=xact.optim.Adam(0.02),
-        epochs=50,
-    )
-    expected = model.predict(X)
+    model, X, expected = _trained_on_numpy()
     model.to(xp=cubed)
     chunks = cubed.from_array(X, chunks=(60, 2))
     with monkeypatch.context() as patched:

@@ -10,11 +10,19 @@ import numpy as np
 
 from ._caches import not_keeping
 from ._labels import check_labels, class_targets, labels_already_checked
-from ._namespace import Array, array_device, is_lazy, is_traced, resolve, to_host
+from ._namespace import (
+    Array,
+    array_device,
+    is_lazy,
+    is_traced,
+    namespace_of_array,
+    resolve,
+    to_host,
+)
 from ._public import public_names
 from ._validate import positive_integer
 from .dense import Dense
-from .layers import Softmax
+from .layers import GLU, Softmax
 from .losses import LOSSES, CategoricalCrossentropy, Loss
 from .metrics import accuracy
 from .optim import Optimizer
@@ -291,7 +299,9 @@ class Sequential:
                     )
                 totals = [xp.asarray(total_loss) / n, xp.asarray(total_correct) / n]
                 if validation is not None:
-                    totals += self._scores(*validation)
+                    X_val, y_val, val_loss = validation
+                    with labels_already_checked(y_val.ndim == 1):
+                        totals += _scores(self.predict(X_val), y_val, val_loss)
                 summary = to_host(xp.stack(totals))
                 for key, value in zip(history, summary, strict=False):
                     history[key].append(float(value))
@@ -329,22 +339,19 @@ class Sequential:
             check_labels("Sequential.fit", xp, y, classes)
         return xp, X, y
 
-    def _scores(self, X: Any, y: Any, loss: Loss) -> list[Array]:
-        """Loss and accuracy on ``(X, y)`` as 0-d arrays (no host sync)."""
-        output = self.predict(X)
-        with labels_already_checked(y.ndim == 1):
-            value = loss(y, output)
-        xp, (score,) = resolve("Sequential.evaluate", accuracy(y, output))
-        return [xp.asarray(value), score]
-
     def evaluate(self, X: Any, y: Any, *, loss: Loss | str) -> dict[str, float]:
         """Loss and accuracy on ``(X, y)`` as Python floats (one host sync)."""
-        loss = self._loss(loss)
-        output = self.forward(X)
-        value = loss(y, output)
-        xp, (score,) = resolve("Sequential.evaluate", accuracy(y, output))
-        summary = to_host(xp.stack([value, score]))
+        scores = _scores(self.forward(X), y, self._loss(loss))
+        summary = to_host(namespace_of_array(scores[1]).stack(scores))
         return {"loss": float(summary[0]), "accuracy": float(summary[1])}
+
+
+def _scores(output: Array, y: Any, loss: Loss) -> list[Array]:
+    """The loss and the accuracy of ``output`` against ``y``, as 0-d arrays
+    of the output's library (no host sync)."""
+    value = loss(y, output)
+    xp, (score,) = resolve("Sequential.evaluate", accuracy(y, output))
+    return [xp.asarray(value), score]
 
 
 def _output_shape(
@@ -358,7 +365,7 @@ def _output_shape(
     options = getattr(layer, "options", None)
     if options is None:  # a user's layer: its shape is not known
         return None
-    if type(layer).__name__ == "GLU":
+    if isinstance(layer, GLU):
         axis = options["axis"] % len(shape)
         halved = shape[axis]
         return [
