@@ -10,13 +10,17 @@ The points of a case are a fixed grid over the whole finite range (zeros,
 subnormals, decades, kinks, overflow edges, the largest floats) and, between
 them, seeded log-uniform random points, so a failure reproduces.
 
-Exact values are cached per case in ``.pytest_cache/xact-oracle`` (keyed by
-this file's contents), so a second run does not recompute them.
+Exact values ship with the tests (``tests/exact/``, one file per case,
+written by ``tools/gen_exact.py``); ``test_exact_data.py`` recomputes a random
+sample of them, so the files cannot go stale unnoticed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import re
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -337,13 +341,6 @@ def _case_kinks(case: Case) -> tuple[float, ...]:
 # --- exact values ------------------------------------------------------------
 
 
-def _exponent(value: Any) -> int:
-    """floor(log2 |value|), clipped far beyond any float's range; 0 for 0."""
-    if value == 0:
-        return 0
-    return max(-(10**5), min(10**5, int(mpmath.floor(mpmath.log(abs(value), 2)))))
-
-
 @dataclass(frozen=True)
 class Exact:
     """Exact values at `xs`, as float64 pairs ``hi + lo`` with the binary
@@ -358,67 +355,153 @@ class Exact:
     huge: np.ndarray  # exact value is beyond the largest finite number
 
 
-_CACHE = Path(__file__).resolve().parent.parent / ".pytest_cache" / "xact-oracle"
-_SOURCE_KEY = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+# Exact values ship as test data: one file per case under tests/exact/,
+# written by tools/gen_exact.py. Each dtype's entry holds a digest of its
+# points, so a changed grid is a clear failure, not a silent mismatch.
+DATA = Path(__file__).resolve().parent / "exact"
+KINDS = ("value", "derivative")
+DTYPES = (np.float32, np.float64)
+REGENERATE = "python tools/gen_exact.py"
+# Classes of an exact value, relative to the dtype
+NORMAL, ZERO, HUGE, SUBNORMAL = 0, 1, 2, 3
 
 
-def _evaluate(reference: Reference, xs: np.ndarray, params: dict[str, Any]) -> Any:
+def data_path(case: Case) -> Path:
+    """The file of `case`: its id with only file-safe characters."""
+    options = ".".join(f"{k}={v}" for k, v in case.params)
+    stem = f"{case.name}.{options}" if options else case.name
+    return DATA / (re.sub(r"[^A-Za-z0-9_.=+-]", "_", stem) + ".npz")
+
+
+def digest(xs: np.ndarray) -> str:
+    """A fingerprint of the points the values belong to."""
+    return hashlib.sha256(np.ascontiguousarray(xs).tobytes()).hexdigest()[:16]
+
+
+def case_points(case: Case, dtype: type) -> np.ndarray:
+    return points(dtype, _case_kinks(case))
+
+
+def compute(kind: str, case: Case, xs: np.ndarray, dtype: type) -> dict[str, Any]:
+    """Exact values of `case` (``kind`` "value" or "derivative") at `xs`, in
+    the stored form: ``hi`` (float64), ``lo`` (the rest, in units of the last
+    place of ``hi``, float32) and ``cls`` (NORMAL, ZERO, HUGE, SUBNORMAL)."""
+    reference = (VALUES if kind == "value" else DERIVATIVES)[case.name]
     exact_params = {
-        k: mpf(float(v)) if isinstance(v, float) else v for k, v in params.items()
+        k: mpf(float(v)) if isinstance(v, float) else v for k, v in case.params
     }
     with mpmath.workdps(WORKING_DIGITS):
         values = [+reference(mpf(float(v)), **exact_params) for v in xs]
+    return _stored(values, dtype)
+
+
+def _stored(values: list[Any], dtype: type) -> dict[str, Any]:
+    info = np.finfo(dtype)
+    smallest, largest = mpf(float(info.smallest_normal)), mpf(float(info.max))
+    with mpmath.workdps(WORKING_DIGITS):
         hi = np.array([float(v) for v in values])
-        lo = np.array([float(v - mpf(h)) for v, h in zip(values, hi, strict=True)])
-        exponent = np.array([_exponent(v) for v in values])
+        finite = np.isfinite(hi)
+        rest = [
+            float(v - mpf(h)) if ok else 0.0
+            for v, h, ok in zip(values, hi, finite, strict=True)
+        ]
         magnitude = [abs(v) for v in values]
-    return hi, lo, exponent, magnitude
+    with np.errstate(invalid="ignore", over="ignore"):
+        lo = np.where(finite, np.asarray(rest) / np.spacing(np.abs(hi)), 0.0)
+    # a rest too small for float32 keeps its sign (it decides the exponent of
+    # an exact value just below a power of two)
+    tiny = float(np.finfo(np.float32).smallest_subnormal)
+    lo = np.where(lo == 0, 0.0, np.sign(lo) * np.maximum(np.abs(lo), tiny))
+    cls = np.full(len(values), SUBNORMAL, dtype=np.uint8)
+    cls[[smallest <= m <= largest for m in magnitude]] = NORMAL
+    cls[[m == 0 for m in magnitude]] = ZERO
+    cls[[m > largest for m in magnitude]] = HUGE
+    return {"hi": hi, "lo": lo.astype(np.float32), "cls": cls}
+
+
+def save_case(case: Case, entries: dict[str, np.ndarray]) -> Path:
+    """Write `case`'s file atomically (a temporary file, then a rename)."""
+    path = data_path(case)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            np.savez_compressed(stream, case=np.asarray(case.id), **entries)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def case_entries(case: Case) -> dict[str, np.ndarray]:
+    """Everything stored for `case`, computed now from mpmath."""
+    entries: dict[str, np.ndarray] = {}
+    for dtype in DTYPES:
+        name = np.dtype(dtype).name
+        xs = case_points(case, dtype)
+        entries[f"{name}_digest"] = np.asarray(digest(xs))
+        for kind in KINDS:
+            for part, array in compute(kind, case, xs, dtype).items():
+                entries[f"{name}_{kind}_{part}"] = array
+    return entries
+
+
+class MissingExactValues(LookupError):
+    """A case has no stored exact values, or they belong to other points."""
+
+
+@cache
+def _load(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path) as data:
+        return {key: data[key] for key in data.files}
+
+
+def stored(kind: str, case: Case, dtype: type) -> dict[str, np.ndarray]:
+    """The stored ``hi``, ``lo`` and ``cls`` of `case`, checked against the
+    points the tests use now."""
+    path = data_path(case)
+    where = path.relative_to(DATA.parent.parent)
+    if not path.exists():
+        raise MissingExactValues(
+            f"no exact values for {case.id}: {where} is missing; "
+            f"run `{REGENERATE} --case {case.name}`"
+        )
+    data = _load(path)
+    name = np.dtype(dtype).name
+    if str(data["case"]) != case.id or str(data[f"{name}_digest"]) != digest(
+        case_points(case, dtype)
+    ):
+        raise MissingExactValues(
+            f"{where} holds values for other points than {case.id} uses now "
+            f"({name}); run `{REGENERATE} --case {case.name}`"
+        )
+    return {part: data[f"{name}_{kind}_{part}"] for part in ("hi", "lo", "cls")}
 
 
 @cache
 def exact(kind: str, case: Case, dtype: type) -> Exact:
     """Exact values (``kind`` "value" or "derivative") of `case` on its points."""
-    xs = points(dtype, _case_kinks(case))
-    key = hashlib.sha256(
-        f"{_SOURCE_KEY}|{kind}|{case!r}|{np.dtype(dtype).name}".encode()
-    ).hexdigest()[:24]
-    path = _CACHE / f"{key}.npz"
-    if path.exists():
-        data = np.load(path)
-        hi, lo, exponent = data["hi"], data["lo"], data["exponent"]
-        zero, normal, huge = data["zero"], data["normal"], data["huge"]
-    else:
-        reference = (VALUES if kind == "value" else DERIVATIVES)[case.name]
-        hi, lo, exponent, magnitude = _evaluate(reference, xs, case.kwargs)
-        zero, normal, huge = _classify(magnitude, dtype)
-        _CACHE.mkdir(parents=True, exist_ok=True)
-        np.savez(
-            path, hi=hi, lo=lo, exponent=exponent, zero=zero, normal=normal, huge=huge
-        )
-    return Exact(xs, hi, lo, exponent, zero, normal, huge)
+    return _exact(case_points(case, dtype), **stored(kind, case, dtype))
 
 
-def _classify(
-    magnitude: list[Any], dtype: type
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    info = np.finfo(dtype)
-    smallest, largest = mpf(float(info.smallest_normal)), mpf(float(info.max))
-    zero = np.array([m == 0 for m in magnitude], dtype=bool)
-    normal = np.array([smallest <= m <= largest for m in magnitude], dtype=bool)
-    huge = np.array([m > largest for m in magnitude], dtype=bool)
-    return zero, normal, huge
+def _exact(xs: np.ndarray, hi: np.ndarray, lo: np.ndarray, cls: np.ndarray) -> Exact:
+    with np.errstate(invalid="ignore", over="ignore"):
+        rest = lo.astype(np.float64) * np.spacing(np.abs(hi))
+    rest = np.where(np.isfinite(rest), rest, 0.0)
+    mantissa, power = np.frexp(hi)
+    # floor(log2 |hi + rest|): one less where hi is a power of two rounded up
+    below = (np.abs(mantissa) == 0.5) & (rest * np.sign(hi) < 0)
+    exponent = np.where(cls == NORMAL, power - 1 - below, 0)
+    return Exact(xs, hi, rest, exponent, cls == ZERO, cls == NORMAL, cls == HUGE)
 
 
 def exact_from_mpf(values: Any, dtype: type, xs: Any = None) -> Exact:
     """An :class:`Exact` from mpmath values computed elsewhere."""
     values = list(values)
-    with mpmath.workdps(WORKING_DIGITS):
-        hi = np.array([float(v) for v in values])
-        lo = np.array([float(v - mpf(h)) for v, h in zip(values, hi, strict=True)])
-        exponent = np.array([_exponent(v) for v in values])
-        zero, normal, huge = _classify([abs(v) for v in values], dtype)
     points = np.full(len(values), np.nan) if xs is None else np.asarray(xs)
-    return Exact(points, hi, lo, exponent, zero, normal, huge)
+    return _exact(points, **_stored(values, dtype))
 
 
 def ulp_errors(actual: np.ndarray, reference: Any, dtype: type) -> np.ndarray:

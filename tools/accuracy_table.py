@@ -5,7 +5,7 @@
     python tools/accuracy_table.py --backend array_api_strict:no_float64
 
 Uses the test suite's oracle (tests/oracle.py: the grid and the seeded random
-points, exact values cached in .pytest_cache/xact-oracle) and prints one
+points, exact values from tests/exact/) and prints one
 Markdown row per function and parameter setting: the worst error of the
 function and of its layer's backward, in float32 and float64 ("—" where the
 device has no float64). This is the table the README and closing notes quote.

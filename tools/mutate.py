@@ -41,11 +41,9 @@ with ``PYTHONPATH=<copy>/src`` so that the copy, not the editable install,
 is imported (checked once per copy: the run stops if ``xact.__file__`` is
 elsewhere). Bytecode is not written, so a stale ``.pyc`` can never stand in
 for a mutant. The files under src/ of the repository are never written. The
-copy's ``.pytest_cache/xact-oracle`` is a link to the repository's, so the
-mpmath reference values are computed once, not once per mutant. With
-``--jobs`` above 1 on a cold cache two workers may write one cache file at
-once; ``--baseline`` (the unmutated tests first, stopping if they fail) fills
-the cache before any mutant runs.
+exact reference values travel with tests/ (``tests/exact/``), so no mutant
+computes them. ``--baseline`` runs the unmutated tests first and stops if
+they fail.
 
 A mutant is KILLED when pytest fails (any non-zero exit), TIMEOUT (counted as
 killed) when it runs past ``--timeout`` seconds, else SURVIVED. The score is
@@ -95,7 +93,6 @@ DEFAULT_TESTS = (
     "tests/test_backward.py tests/test_special.py"
 )
 COPIED = ("src", "tests", "pyproject.toml")
-ORACLE_CACHE = Path(".pytest_cache") / "xact-oracle"
 KINDS = ("arith", "compare", "constant", "negation", "where", "minmax")
 
 ARITH = {
@@ -371,10 +368,6 @@ class Sandbox:
                 shutil.copy2(source, root / name)
         for path, text in sources.items():
             (root / path).write_bytes(text)
-        cache = REPO / ORACLE_CACHE
-        cache.mkdir(parents=True, exist_ok=True)
-        (root / ORACLE_CACHE).parent.mkdir()
-        (root / ORACLE_CACHE).symlink_to(cache, target_is_directory=True)
         self.env = {
             **os.environ,
             "PYTHONPATH": str(root / "src"),
