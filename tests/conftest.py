@@ -8,6 +8,7 @@ session fails: CI never goes green by silently skipping a backend it asked for.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator
 from enum import Enum
@@ -20,6 +21,8 @@ from array_api_extra.testing import patch_lazy_xp_functions
 
 import xact
 from xact._namespace import asarray_as, to_host
+from oracle import Case, cases
+from xact._registry import ACTIVATIONS
 from xact.backends import probe
 
 
@@ -38,10 +41,26 @@ class Backend(Enum):
     DASK = "dask"
     CUBED = "cubed"
     CUPY = "cupy"
+    # the libraries with fast paths, with them switched off: the numerical
+    # modules that set ``ON_THE_GENERIC_PATH_TOO = True`` run here too
+    NUMPY_GENERIC = "numpy:generic"
+    TORCH_GENERIC = "torch:generic"
+    JAX_GENERIC = "jax:generic"
 
     @property
     def library(self) -> str:
         return self.value.split(":")[0]
+
+    @property
+    def generic(self) -> bool:
+        """Whether this variant runs with xact's fast paths switched off."""
+        return self.value.endswith(":generic")
+
+    @property
+    def lazy(self) -> bool:
+        """Dask and Cubed: each operation is a task, so a call costs by the
+        operation, not by the element (gelu takes seconds on Cubed)."""
+        return self.library in ("dask", "cubed")
 
     @property
     def has_float64(self) -> bool:
@@ -77,6 +96,11 @@ def _selected(backend: Backend) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "skip_xp_backend(backend, *, reason): skip a test on one backend"
+    )
+    config.addinivalue_line(
+        "markers",
+        "exhaustive: the full tier, beyond the default run's budget "
+        "(XACT_FULL=1 bash ci/test.sh, or pytest -m exhaustive)",
     )
     if REQUESTED is None:
         return
@@ -140,8 +164,25 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return lines
 
 
-def _params() -> list[Any]:
-    return [pytest.param(backend, id=backend.value) for backend in Backend]
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every array test on every backend; the generic-path variants only in
+    the modules that ask for them."""
+    generic_too = getattr(metafunc.module, "ON_THE_GENERIC_PATH_TOO", False)
+    parametrized_here = any(
+        "library" in str(marker.args[0])
+        for marker in metafunc.definition.iter_markers("parametrize")
+    )
+    if "library" not in metafunc.fixturenames or parametrized_here:
+        if generic_too:
+            metafunc.parametrize("xact_path", ["fast", "generic"], indirect=True)
+        return
+    backends = [b for b in Backend if generic_too or not b.generic]
+    metafunc.parametrize(
+        "library",
+        [pytest.param(b, id=b.value) for b in backends],
+        indirect=True,
+        scope="function",
+    )
 
 
 @cache
@@ -158,15 +199,45 @@ def _why_not_here(backend: Backend) -> str | None:
 
 
 NOT_RUN: dict[str, tuple[str, int]] = {}
+FULL_TIER_LEFT_OUT: dict[str, int] = {}
 
 
+@cache
+def _lazy_sample() -> frozenset[Case]:
+    """The cases a lazy backend checks in the default run: each function at
+    its defaults and at its first other setting (every function, both
+    dtypes, the parameter branches; the rest of the grid runs there in the
+    full tier and on every eager backend always)."""
+    chosen: dict[str, list[Case]] = {}
+    for case in cases({e.name: e.defaults for e in ACTIVATIONS if not e.along_axis}):
+        chosen.setdefault(case.name, []).append(case)
+    return frozenset(c for group in chosen.values() for c in group[:2])
+
+
+def _full_tier_only(item: pytest.Item) -> bool:
+    params = getattr(item, "callspec", None) and item.callspec.params
+    if not params:
+        return False
+    backend, case = params.get("library"), params.get("case")
+    return (
+        isinstance(backend, Backend)
+        and backend.lazy
+        and isinstance(case, Case)
+        and case not in _lazy_sample()
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(
     config: pytest.Config, items: list[pytest.Item]
 ) -> None:
     """Backends that cannot run here are left out with one line each in the
-    summary (not a skip line per test: ``pytest -rs`` stays readable)."""
+    summary (not a skip line per test: ``pytest -rs`` stays readable); the
+    lazy backends' checks beyond their sample are marked ``exhaustive``."""
     kept, left_out = [], []
     for item in items:
+        if _full_tier_only(item):
+            item.add_marker(pytest.mark.exhaustive)
         backend = getattr(item, "callspec", None) and item.callspec.params.get(
             "library"
         )
@@ -182,12 +253,57 @@ def pytest_collection_modifyitems(
         items[:] = kept
 
 
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("exhaustive") is not None:
+            backend = item.callspec.params["library"].value
+            FULL_TIER_LEFT_OUT[backend] = FULL_TIER_LEFT_OUT.get(backend, 0) + 1
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist the workers collect: each hands its left-out counts
+    to the controller, which prints them."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["xact_not_run"] = json.dumps([NOT_RUN, FULL_TIER_LEFT_OUT])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist's hook in the controller: every worker collects the same
+    items, so the first report of each backend is the count."""
+    report = getattr(node, "workeroutput", {}).get("xact_not_run")
+    not_run, full_tier = json.loads(report or "[{}, {}]")
+    for name, (reason, count) in not_run.items():
+        NOT_RUN.setdefault(name, (reason, count))
+    for name, count in full_tier.items():
+        FULL_TIER_LEFT_OUT.setdefault(name, count)
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     for name, (reason, count) in NOT_RUN.items():
         terminalreporter.write_line(f"xact: {count} tests not run on {name}: {reason}")
+    for name, count in FULL_TIER_LEFT_OUT.items():
+        terminalreporter.write_line(
+            f"xact: {count} tests of the full tier not run on {name} "
+            "(XACT_FULL=1 bash ci/test.sh runs them)"
+        )
 
 
-@pytest.fixture(params=_params())
+@pytest.fixture(autouse=True)
+def xact_path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """For the tests without a backend in the modules that also run on the
+    generic path: "fast" (as set) or "generic" (fast paths off)."""
+    path = getattr(request, "param", "fast")
+    previous = xact.use_fast_paths(False) if path == "generic" else None
+    try:
+        yield path
+    finally:
+        if previous is not None:
+            xact.use_fast_paths(previous)
+
+
+@pytest.fixture
 def library(request: pytest.FixtureRequest) -> Backend:
     """The current backend, after the test's ``skip_xp_backend`` markers."""
     backend: Backend = request.param
@@ -244,10 +360,13 @@ def xp(library: Backend, request: pytest.FixtureRequest) -> Iterator[Any]:
         namespace = array_api_compat.array_namespace(cupy.empty(0))
     else:
         namespace = array_api_compat.array_namespace(np.empty(0))
+    fast_paths = xact.use_fast_paths(False) if library.generic else None
     try:
         with patch_lazy_xp_functions(request, xp=namespace):
             yield namespace
     finally:
+        if fast_paths is not None:
+            xact.use_fast_paths(fast_paths)
         if library == Backend.JAX_X32:
             import jax
 

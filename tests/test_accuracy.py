@@ -18,6 +18,10 @@ from conftest import PUBLIC_FUNCTIONS, dtype_or_skip, to_numpy
 from oracle import Case, cases, describe_worst, exact, ulp_errors
 from xact._registry import ACTIVATIONS
 
+# these checks also run with the fast paths off (the numpy:generic,
+# torch:generic and jax:generic backends, and "generic" where no backend)
+ON_THE_GENERIC_PATH_TOO = True
+
 lazy_xp_modules = [xact]
 for _name in PUBLIC_FUNCTIONS:
     lazy_xp_function(getattr(xact, _name))

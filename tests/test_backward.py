@@ -13,6 +13,10 @@ from conftest import to_numpy
 from xact._registry import ACTIVATIONS
 from xact.layers import LAYERS
 
+# these checks also run with the fast paths off (the numpy:generic,
+# torch:generic and jax:generic backends, and "generic" where no backend)
+ON_THE_GENERIC_PATH_TOO = True
+
 # every layer with its defaults, plus one setting of each option
 SETTINGS = [(e.name, {}) for e in ACTIVATIONS] + [
     ("leaky_relu", {"negative_slope": 0.2}),

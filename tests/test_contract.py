@@ -12,10 +12,14 @@ import pytest
 from array_api_extra.testing import lazy_xp_function
 
 import xact
-from conftest import PUBLIC_FUNCTIONS, Backend, to_numpy
+from conftest import PUBLIC_FUNCTIONS, Backend, dtype_or_skip, to_numpy
 from oracle import VALUES
 from xact._registry import ACTIVATIONS, ALIASES
 from xact._registry import entry as entry_of
+
+# these checks also run with the fast paths off (the numpy:generic,
+# torch:generic and jax:generic backends, and "generic" where no backend)
+ON_THE_GENERIC_PATH_TOO = True
 
 lazy_xp_modules = [xact]
 for _name in PUBLIC_FUNCTIONS:
@@ -260,11 +264,15 @@ def test_infinities_give_the_limit_and_nan_propagates(xp, asarray, name, dtype):
         assert math.isnan(z[2])
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("name", ELEMENTWISE)
-def test_documented_kink_values(xp, asarray, name):
-    # Values at the kinks follow from the definitions (DESIGN.md table).
-    x = asarray([0.0, -3.0, 3.0, 6.0, 0.5, -0.5])
-    y = to_numpy(call(name, x))
+def test_documented_kink_values(xp, library, asarray, name, dtype):
+    # Values at the kinks follow from the definitions (DESIGN.md table), in
+    # float32 too: a compiler's rewrite (XLA's x / 6 -> x * fl(1/6), fused
+    # with an add) must not move a kink.
+    x = asarray([0.0, -3.0, 3.0, 6.0, 0.5, -0.5], dtype_or_skip(xp, library, dtype))
+    y = to_numpy(call(name, x)).astype(np.float64)
+    tolerance = 2.0**-23 if dtype == "float32" else 4 * 2.0**-52
     expected = {
         "relu": [0, 0, 3, 6, 0.5, 0],
         "relu6": [0, 0, 3, 6, 0.5, 0],
@@ -278,15 +286,19 @@ def test_documented_kink_values(xp, asarray, name):
     }
     assert set(expected) <= set(ELEMENTWISE)
     if name in expected:  # the definitions, by hand
-        np.testing.assert_allclose(y, expected[name], rtol=1e-15, atol=0)
-    # every elementwise function against mpmath at its kinks, within 4 ULP
+        by_hand = np.asarray(expected[name], dtype=np.float64)
+        np.testing.assert_allclose(y, by_hand, rtol=tolerance, atol=0, err_msg=name)
+        # values that are whole or half numbers come out exactly
+        simple = by_hand * 2 == np.round(by_hand * 2)
+        np.testing.assert_array_equal(y[simple], by_hand[simple], err_msg=name)
+    # every elementwise function against mpmath at its kinks
     defaults = dict(entry_of(name).defaults)
     with mpmath.workdps(40):
         exact = [
             float(VALUES[name](mpmath.mpf(v), **defaults))
             for v in (0.0, -3.0, 3.0, 6.0, 0.5, -0.5)
         ]
-    np.testing.assert_allclose(y, exact, rtol=4 * 2.0**-52, atol=0, err_msg=name)
+    np.testing.assert_allclose(y, exact, rtol=tolerance, atol=0, err_msg=name)
 
 
 @pytest.mark.parametrize(

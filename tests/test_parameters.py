@@ -15,6 +15,10 @@ from oracle import VALUES
 from xact._registry import ACTIVATIONS
 from xact.layers import LAYERS
 
+# these checks also run with the fast paths off (the numpy:generic,
+# torch:generic and jax:generic backends, and "generic" where no backend)
+ON_THE_GENERIC_PATH_TOO = True
+
 LAYER_OF = {e.name: LAYERS[e.layer] for e in ACTIVATIONS}
 
 

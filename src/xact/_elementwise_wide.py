@@ -103,7 +103,10 @@ def gelu_value(xp: Namespace, v: Array, approximate: str) -> Array:
 
 
 def hard_sigmoid_value(xp: Namespace, v: Array) -> Array:
-    return clip(xp, v / 6.0 + 0.5, 0.0, 1.0)
+    # (v + 3) / 6, not v / 6 + 0.5: XLA rewrites the division as a multiply
+    # by fl(1/6) and fuses the add, fma(-3, fl(1/6), 0.5) = 2.8e-17; written
+    # this way no rewrite moves a kink (0 / 6 = 0 * c = 0; 6 * fl(1/6) = 1)
+    return clip(xp, (v + 3.0) / 6.0, 0.0, 1.0)
 
 
 def hard_swish_value(xp: Namespace, v: Array) -> Array:
