@@ -9,6 +9,8 @@ constraints="${3:-}"
 cd "$(dirname "$0")/.."
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --upgrade pip
-args=(--quiet -e ".[$extras]")
+# no bytecode at install: Python compiles what is imported, when it is (pip's
+# compiling every file of torch and jax took a third of the install)
+args=(--quiet --no-compile -e ".[$extras]")
 [ -n "$constraints" ] && args=(-c "$constraints" "${args[@]}")
 "$venv/bin/python" -m pip install "${args[@]}"

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from enum import Enum
 from functools import cache, wraps
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -57,12 +60,6 @@ class Backend(Enum):
         return self.value.endswith(":generic")
 
     @property
-    def lazy(self) -> bool:
-        """Dask and Cubed: each operation is a task, so a call costs by the
-        operation, not by the element (gelu takes seconds on Cubed)."""
-        return self.library in ("dask", "cubed")
-
-    @property
     def has_float64(self) -> bool:
         """Whether the backend's test device has float64 (JAX with x64 off and
         array-api-strict's no_float64 device do not)."""
@@ -85,6 +82,19 @@ def _requested() -> set[str] | None:
 
 
 REQUESTED = _requested()
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # one thread per worker: PyTorch's OpenMP threads spinning against the
+    # other worker made one training test take 95 s instead of 1 s
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+# JAX compiles every call under jit: identical programs (the same function,
+# shape and dtype in another test or worker) compile once per run
+os.environ.setdefault(
+    "JAX_COMPILATION_CACHE_DIR",
+    str(Path(__file__).resolve().parent.parent / ".pytest_cache" / "jax"),
+)
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
 
 
 def _selected(backend: Backend) -> bool:
@@ -202,29 +212,66 @@ NOT_RUN: dict[str, tuple[str, int]] = {}
 FULL_TIER_LEFT_OUT: dict[str, int] = {}
 
 
+@dataclass(frozen=True)
+class Sample:
+    """What the default run checks on a backend where calls are dear (the
+    rest is the full tier, marker ``exhaustive``): of the accuracy tests'
+    cases (by ``case``), each function's first ``settings`` (its defaults,
+    then its grid; None: all); of the per-function checks (by ``name``), one
+    function in ``share``, picked by a stable hash of the test, the backend
+    and the function. The accuracy tests keep every function, dtype and
+    branch there; every eager backend runs everything."""
+
+    settings: int | None
+    share: int
+
+
+SAMPLES = {
+    # each operation a task: a call costs by the operation (gelu: seconds)
+    Backend.DASK: Sample(settings=2, share=4),
+    Backend.CUBED: Sample(settings=1, share=8),
+    # every call compiles under jax.jit
+    Backend.JAX: Sample(settings=None, share=2),
+    Backend.JAX_X32: Sample(settings=2, share=4),
+    Backend.JAX_GENERIC: Sample(settings=2, share=4),
+}
+
+
 @cache
-def _lazy_sample() -> frozenset[Case]:
-    """The cases a lazy backend checks in the default run: each function at
-    its defaults and at its first other setting (every function, both
-    dtypes, the parameter branches; the rest of the grid runs there in the
-    full tier and on every eager backend always)."""
+def first_settings(count: int) -> frozenset[Case]:
+    """Each function's first `count` cases: its defaults, then its grid."""
     chosen: dict[str, list[Case]] = {}
     for case in cases({e.name: e.defaults for e in ACTIVATIONS if not e.along_axis}):
         chosen.setdefault(case.name, []).append(case)
-    return frozenset(c for group in chosen.values() for c in group[:2])
+    return frozenset(c for group in chosen.values() for c in group[:count])
+
+
+def case_params(all_cases: list[Case], settings: int = 2) -> list[Any]:
+    """``pytest.param`` per case for a test without a backend whose calls are
+    dear: the first `settings` of each function in the default run, the rest
+    marked ``exhaustive``."""
+    keep = first_settings(settings)
+    return [
+        pytest.param(c, id=c.id, marks=() if c in keep else pytest.mark.exhaustive)
+        for c in all_cases
+    ]
 
 
 def _full_tier_only(item: pytest.Item) -> bool:
+    """Whether the default run leaves this item to the full tier."""
     params = getattr(item, "callspec", None) and item.callspec.params
-    if not params:
+    sample = params and SAMPLES.get(params.get("library"))
+    if not sample:
         return False
-    backend, case = params.get("library"), params.get("case")
-    return (
-        isinstance(backend, Backend)
-        and backend.lazy
-        and isinstance(case, Case)
-        and case not in _lazy_sample()
-    )
+    case, name = params.get("case"), params.get("name")
+    if isinstance(case, Case):
+        return sample.settings is not None and case not in first_settings(
+            sample.settings
+        )
+    if isinstance(name, str):
+        key = f"{getattr(item, 'originalname', item.name)}:{item.callspec.id}"
+        return zlib.crc32(key.encode()) % sample.share != 0
+    return False
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -233,7 +280,7 @@ def pytest_collection_modifyitems(
 ) -> None:
     """Backends that cannot run here are left out with one line each in the
     summary (not a skip line per test: ``pytest -rs`` stays readable); the
-    lazy backends' checks beyond their sample are marked ``exhaustive``."""
+    checks beyond a backend's sample (SAMPLES) are marked ``exhaustive``."""
     kept, left_out = [], []
     for item in items:
         if _full_tier_only(item):
@@ -256,8 +303,9 @@ def pytest_collection_modifyitems(
 def pytest_deselected(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("exhaustive") is not None:
-            backend = item.callspec.params["library"].value
-            FULL_TIER_LEFT_OUT[backend] = FULL_TIER_LEFT_OUT.get(backend, 0) + 1
+            backend = item.callspec.params.get("library")
+            where = backend.value if isinstance(backend, Backend) else ""
+            FULL_TIER_LEFT_OUT[where] = FULL_TIER_LEFT_OUT.get(where, 0) + 1
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -284,8 +332,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     for name, (reason, count) in NOT_RUN.items():
         terminalreporter.write_line(f"xact: {count} tests not run on {name}: {reason}")
     for name, count in FULL_TIER_LEFT_OUT.items():
+        where = f" on {name}" if name else " (tests without a backend)"
         terminalreporter.write_line(
-            f"xact: {count} tests of the full tier not run on {name} "
+            f"xact: {count} tests of the full tier not run{where} "
             "(XACT_FULL=1 bash ci/test.sh runs them)"
         )
 

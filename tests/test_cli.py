@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -21,8 +22,14 @@ def xact(*args: str, check_rc: int | None = 0) -> subprocess.CompletedProcess[st
     return result
 
 
+@cache
+def info(*options: str) -> str:
+    """``xact info`` once per run (it imports every backend: seconds)."""
+    return xact("info", *options).stdout
+
+
 def test_info_lists_every_backend():
-    out = xact("info").stdout
+    out = info()
     assert out.startswith("xact ")
     for name in ("numpy", "array_api_strict", "torch", "jax", "dask", "cubed", "cupy"):
         assert f"  {name} " in out
@@ -262,11 +269,11 @@ def test_a_closed_pipe_ends_quietly():
 def test_info_fits_in_100_columns_and_wide_shows_every_device():
     from xact.backends import probe
 
-    out = xact("info").stdout
+    out = info()
     assert max(len(line) for line in out.splitlines()) <= 100, out
     assert "  cupy " in out
     assert "not installed not usable" not in out  # said once
-    wide = xact("info", "--wide").stdout
+    wide = info("--wide")
     devices = probe("array_api_strict").devices
     row = next(line for line in wide.splitlines() if "  array_api_strict " in line)
     assert row.endswith("usable on " + ", ".join(devices))

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 import xact
-from conftest import to_numpy
+from conftest import case_params, to_numpy
 from oracle import cases, exact, ulp_errors
 from xact import _fast
 from xact._derivatives_wide import WIDE_SLOPES, plain_in_float64
@@ -91,7 +91,7 @@ def test_numpy_chunks_against_mpmath(small_chunks, case):
     assert np.nanmax(ulp_errors(result, reference, np.float32)) <= 4.0
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@pytest.mark.parametrize("case", case_params(CASES))  # every call compiles
 def test_jax_compiled_equals_the_generic_path(case):
     jax = pytest.importorskip("jax", reason="needs JAX")
     import jax.numpy as jnp
