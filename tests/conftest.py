@@ -23,8 +23,8 @@ import pytest
 from array_api_extra.testing import patch_lazy_xp_functions
 
 import xact
-from xact._namespace import asarray_as, to_host
 from oracle import Case, cases
+from xact._namespace import asarray_as, to_host
 from xact._registry import ACTIVATIONS
 from xact.backends import probe
 
@@ -217,10 +217,10 @@ class Sample:
     """What the default run checks on a backend where calls are dear (the
     rest is the full tier, marker ``exhaustive``): of the accuracy tests'
     cases (by ``case``), each function's first ``settings`` (its defaults,
-    then its grid; None: all); of the per-function checks (by ``name``), one
-    function in ``share``, picked by a stable hash of the test, the backend
-    and the function. The accuracy tests keep every function, dtype and
-    branch there; every eager backend runs everything."""
+    then its grid; None: all); of the other parametrized checks (by function,
+    dtype, axis, ...), one in ``share``, picked by a stable hash of the test
+    and its parameters. The accuracy tests keep every function, dtype and
+    branch there; the other backends run everything."""
 
     settings: int | None
     share: int
@@ -263,12 +263,12 @@ def _full_tier_only(item: pytest.Item) -> bool:
     sample = params and SAMPLES.get(params.get("library"))
     if not sample:
         return False
-    case, name = params.get("case"), params.get("name")
+    case = params.get("case")
     if isinstance(case, Case):
         return sample.settings is not None and case not in first_settings(
             sample.settings
         )
-    if isinstance(name, str):
+    if set(params) - {"library"}:  # a check parametrized beyond the backend
         key = f"{getattr(item, 'originalname', item.name)}:{item.callspec.id}"
         return zlib.crc32(key.encode()) % sample.share != 0
     return False

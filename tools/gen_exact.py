@@ -10,7 +10,7 @@ atomically, so an interrupted run leaves every file whole.
     python tools/gen_exact.py                  # every case that is missing or stale
     python tools/gen_exact.py --case gelu      # the cases of one function, again
     python tools/gen_exact.py --all --jobs 2   # every case, again
-    python tools/gen_exact.py --check          # list missing or stale cases, exit 1 if any
+    python tools/gen_exact.py --check          # list missing or stale; exit 1 if any
 
 A new activation needs its reference in ``tests/oracle.py`` and one run of
 this tool; the suite names the command when a case has no data.
@@ -28,7 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 import oracle  # noqa: E402
-
 from xact._registry import ACTIVATIONS  # noqa: E402
 
 CASES = oracle.cases({e.name: e.defaults for e in ACTIVATIONS if not e.along_axis})
