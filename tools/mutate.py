@@ -587,8 +587,6 @@ def main(argv: list[str] | None = None) -> int:
     command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
     command += shlex.split(args.tests)
     print(f"XACT_BACKENDS={args.backends} {shlex.join(command)}", flush=True)
-    if args.jobs > 1 and not args.baseline:
-        print("note: with --jobs > 1 a cold oracle cache can race; --baseline fills it")
     workdir = Path(tempfile.mkdtemp(prefix="xact-mutate-", dir="/tmp"))
     began = time.monotonic()
     try:
