@@ -219,8 +219,9 @@ class Sample:
     cases (by ``case``), each function's first ``settings`` (its defaults,
     then its grid; None: all); of the other parametrized checks (by function,
     dtype, axis, ...), one in ``share``, picked by a stable hash of the test
-    and its parameters. The accuracy tests keep every function, dtype and
-    branch there; the other backends run everything."""
+    and its parameters (a module that sets ``NOT_SAMPLED`` runs whole). The
+    accuracy tests keep every function, dtype and branch there; the other
+    backends run everything."""
 
     settings: int | None
     share: int
@@ -261,7 +262,7 @@ def _full_tier_only(item: pytest.Item) -> bool:
     """Whether the default run leaves this item to the full tier."""
     params = getattr(item, "callspec", None) and item.callspec.params
     sample = params and SAMPLES.get(params.get("library"))
-    if not sample:
+    if not sample or getattr(item.module, "NOT_SAMPLED", False):
         return False
     case = params.get("case")
     if isinstance(case, Case):
