@@ -238,11 +238,15 @@ SAMPLES = {
 }
 
 
+# every elementwise activation of the registry, at its defaults and off them
+ELEMENTWISE_CASES = cases({e.name: e.defaults for e in ACTIVATIONS if not e.along_axis})
+
+
 @cache
 def first_settings(count: int) -> frozenset[Case]:
     """Each function's first `count` cases: its defaults, then its grid."""
     chosen: dict[str, list[Case]] = {}
-    for case in cases({e.name: e.defaults for e in ACTIVATIONS if not e.along_axis}):
+    for case in ELEMENTWISE_CASES:
         chosen.setdefault(case.name, []).append(case)
     return frozenset(c for group in chosen.values() for c in group[:count])
 
@@ -342,9 +346,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 @pytest.fixture(autouse=True)
 def xact_path(request: pytest.FixtureRequest) -> Iterator[str]:
-    """For the tests without a backend in the modules that also run on the
-    generic path: "fast" (as set) or "generic" (fast paths off)."""
-    path = getattr(request, "param", "fast")
+    """ "generic" (xact's fast paths off) on a ``:generic`` backend and for the
+    "generic" parameter of a test without a backend; else "fast" (as set)."""
+    callspec = getattr(request.node, "callspec", None)
+    backend = callspec.params.get("library") if callspec else None
+    on_generic_backend = isinstance(backend, Backend) and backend.generic
+    path = "generic" if on_generic_backend else getattr(request, "param", "fast")
     previous = xact.use_fast_paths(False) if path == "generic" else None
     try:
         yield path
@@ -410,13 +417,10 @@ def xp(library: Backend, request: pytest.FixtureRequest) -> Iterator[Any]:
         namespace = array_api_compat.array_namespace(cupy.empty(0))
     else:
         namespace = array_api_compat.array_namespace(np.empty(0))
-    fast_paths = xact.use_fast_paths(False) if library.generic else None
     try:
         with patch_lazy_xp_functions(request, xp=namespace):
             yield namespace
     finally:
-        if fast_paths is not None:
-            xact.use_fast_paths(fast_paths)
         if library == Backend.JAX_X32:
             import jax
 

@@ -16,10 +16,9 @@ import numpy as np
 import pytest
 
 import oracle
-from oracle import Case, MissingExactValues, cases, stored
-from xact._registry import ACTIVATIONS
+from conftest import ELEMENTWISE_CASES as CASES
+from oracle import Case, MissingExactValues, stored
 
-CASES = cases({e.name: e.defaults for e in ACTIVATIONS if not e.along_axis})
 SEED = int(os.environ.get("XACT_EXACT_SEED") or secrets.randbits(32))
 PER_CASE = 3  # points per case, kind and dtype
 
