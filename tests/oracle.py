@@ -284,8 +284,8 @@ def grid(dtype: type, extra_kinks: tuple[float, ...] = ()) -> np.ndarray:
     of [-40, 40]."""
     info = np.finfo(dtype)
     top = int(np.log10(float(info.max)))
-    decades = np.logspace(-30, 30, 121)
-    wide = np.logspace(-top, top, 4 * top + 1)
+    decades = powers_of_ten(np.arange(-60, 61) / 2)
+    wide = powers_of_ten(np.arange(-2 * top, 2 * top + 1) / 2)
     edges = [88.0, 88.7, 89.0, 103.0, 104.0, 709.0, 709.8, 710.0, 745.0, 746.0]
     big = [float(info.max), float(info.max) / 2, float(info.max) * 0.99]
     tiny = [float(info.smallest_normal) * k for k in (1, 2, 10)] + [
@@ -303,8 +303,15 @@ def grid(dtype: type, extra_kinks: tuple[float, ...] = ()) -> np.ndarray:
             np.nextafter(kink_values, dtype(-np.inf)),
         ]
     )
-    values = np.concatenate([values, neighbours, [-0.0]]).astype(dtype)
-    return np.unique(values[np.isfinite(values)])
+    values = np.concatenate([values, neighbours]).astype(dtype)
+    return sorted_unique(values[np.isfinite(values)])
+
+
+def powers_of_ten(exponents: np.ndarray) -> np.ndarray:
+    """10**e for each float64 e, the same bits on every machine: mpmath's
+    arithmetic, not NumPy's ``power``, whose SIMD loops (AVX-512 or not)
+    differ in the last bit from one CPU to another."""
+    return np.asarray([float(mpmath.power(10, mpf(float(e)))) for e in exponents])
 
 
 def random_points(dtype: type, per_sign: int = RANDOM_PER_SIGN) -> np.ndarray:
@@ -313,9 +320,11 @@ def random_points(dtype: type, per_sign: int = RANDOM_PER_SIGN) -> np.ndarray:
     normal range of `dtype`, each with both signs."""
     info = np.finfo(dtype)
     rng = np.random.default_rng(RANDOM_SEED)
-    dense = 10.0 ** rng.uniform(-6.0, 3.0, size=2 * per_sign // 3)
-    low, high = np.log10(float(info.smallest_normal)), np.log10(float(info.max))
-    spread = 10.0 ** rng.uniform(low, high, size=per_sign - len(dense))
+    dense = powers_of_ten(rng.uniform(-6.0, 3.0, size=2 * per_sign // 3))
+    low, high = (
+        float(mpmath.log10(float(bound))) for bound in (info.smallest_normal, info.max)
+    )
+    spread = powers_of_ten(rng.uniform(low, high, size=per_sign - len(dense)))
     magnitudes = np.concatenate([dense, spread])
     signs = np.where(rng.uniform(size=len(magnitudes)) < 0.5, -1.0, 1.0)
     # each magnitude with both signs, plus an independent sign for variety
@@ -327,7 +336,17 @@ def random_points(dtype: type, per_sign: int = RANDOM_PER_SIGN) -> np.ndarray:
 
 def points(dtype: type, extra_kinks: tuple[float, ...] = ()) -> np.ndarray:
     """The grid and the random points, sorted and unique."""
-    return np.unique(np.concatenate([grid(dtype, extra_kinks), random_points(dtype)]))
+    return sorted_unique(np.concatenate([grid(dtype, extra_kinks), random_points(dtype)]))
+
+
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """The distinct values, ascending, with both zeros (-0.0 first). Not
+    ``np.unique``: it keeps whichever zero its sort puts first, and its SIMD
+    sort (AVX-512 or not) differs from one CPU to another."""
+    nonzero = np.unique(values[values != 0])
+    zeros = np.asarray([-0.0, 0.0], dtype=values.dtype)
+    at = np.searchsorted(nonzero, 0.0)
+    return np.concatenate([nonzero[:at], zeros, nonzero[at:]])
 
 
 def _case_kinks(case: Case) -> tuple[float, ...]:
