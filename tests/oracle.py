@@ -336,7 +336,9 @@ def random_points(dtype: type, per_sign: int = RANDOM_PER_SIGN) -> np.ndarray:
 
 def points(dtype: type, extra_kinks: tuple[float, ...] = ()) -> np.ndarray:
     """The grid and the random points, sorted and unique."""
-    return sorted_unique(np.concatenate([grid(dtype, extra_kinks), random_points(dtype)]))
+    return sorted_unique(
+        np.concatenate([grid(dtype, extra_kinks), random_points(dtype)])
+    )
 
 
 def sorted_unique(values: np.ndarray) -> np.ndarray:
