@@ -284,8 +284,8 @@ def grid(dtype: type, extra_kinks: tuple[float, ...] = ()) -> np.ndarray:
     of [-40, 40]."""
     info = np.finfo(dtype)
     top = int(np.log10(float(info.max)))
-    decades = powers_of_ten(np.arange(-60, 61) / 2)
-    wide = powers_of_ten(np.arange(-2 * top, 2 * top + 1) / 2)
+    decades = _half_decades(30)
+    wide = _half_decades(top)
     edges = [88.0, 88.7, 89.0, 103.0, 104.0, 709.0, 709.8, 710.0, 745.0, 746.0]
     big = [float(info.max), float(info.max) / 2, float(info.max) * 0.99]
     tiny = [float(info.smallest_normal) * k for k in (1, 2, 10)] + [
@@ -307,6 +307,18 @@ def grid(dtype: type, extra_kinks: tuple[float, ...] = ()) -> np.ndarray:
     return sorted_unique(values[np.isfinite(values)])
 
 
+@cache
+def _half_decades(top: int) -> np.ndarray:
+    """10**-top, 10**-(top - 0.5), ..., 10**top."""
+    return _read_only(powers_of_ten(np.arange(-2 * top, 2 * top + 1) / 2))
+
+
+def _read_only(values: np.ndarray) -> np.ndarray:
+    """A cached array that no caller can change for the next one."""
+    values.flags.writeable = False
+    return values
+
+
 def powers_of_ten(exponents: np.ndarray) -> np.ndarray:
     """10**e for each float64 e, the same bits on every machine: mpmath's
     arithmetic, not NumPy's ``power``, whose SIMD loops (AVX-512 or not)
@@ -314,6 +326,7 @@ def powers_of_ten(exponents: np.ndarray) -> np.ndarray:
     return np.asarray([float(mpmath.power(10, mpf(float(e)))) for e in exponents])
 
 
+@cache
 def random_points(dtype: type, per_sign: int = RANDOM_PER_SIGN) -> np.ndarray:
     """Seeded log-uniform points between the grid's: two thirds with
     |x| in [1e-6, 1e3] (where the functions bend), a third over the whole
@@ -331,7 +344,7 @@ def random_points(dtype: type, per_sign: int = RANDOM_PER_SIGN) -> np.ndarray:
     values = np.concatenate([magnitudes, -magnitudes, signs * magnitudes[::-1]])
     with np.errstate(over="ignore"):
         values = values.astype(dtype)
-    return values[np.isfinite(values)]
+    return _read_only(values[np.isfinite(values)])
 
 
 def points(dtype: type, extra_kinks: tuple[float, ...] = ()) -> np.ndarray:
