@@ -30,11 +30,17 @@ start=$SECONDS
 bash ci/setup.sh "$venv" "$extras" ci/constraints-cpu.txt
 installed=$SECONDS
 
+# Python writes the bytecode of what the tests import, once, for every later
+# process (workers, the CLI's and the notebooks' subprocesses): with
+# PYTHONDONTWRITEBYTECODE set, each of them compiled torch and jax again (5 s)
+unset PYTHONDONTWRITEBYTECODE
+
 selection=()
 [ "$full" = 1 ] && selection=(-m "")  # no marker filter: the full tier too
 status=0
 XACT_BACKENDS="$backends" "$venv/bin/python" -m pytest -rs -n "${XACT_WORKERS:-auto}" \
-  --dist worksteal --durations=10 "${selection[@]}" || status=$?
+  --dist worksteal --durations=10 --junitxml=.pytest_cache/junit.xml "${selection[@]}" \
+  || status=$?
 finished=$SECONDS
 
 total=$((finished - start))

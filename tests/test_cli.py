@@ -1,16 +1,45 @@
-"""The command line, run as a user would (a subprocess), on this machine."""
+"""The command line, on this machine.
+
+Most tests run ``xact.cli.main``, what the ``xact`` script and ``python -m
+xact`` call, in the test's own process (a subprocess costs seconds: it
+imports every backend); the tests of what only a process shows (the entry
+point, exit codes, Ctrl-C, a closed pipe) start one, as a user would.
+"""
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from functools import cache
 from pathlib import Path
 
 import pytest
 
+from xact import cli
+
 
 def xact(*args: str, check_rc: int | None = 0) -> subprocess.CompletedProcess[str]:
+    """``xact *args``, run by ``cli.main`` here, with its output and exit code."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            returncode = cli.main(list(args))
+        except SystemExit as exit:  # argparse: --help, usage errors
+            returncode = exit.code if isinstance(exit.code, int) else 1
+    result = subprocess.CompletedProcess(
+        args, returncode, out.getvalue(), err.getvalue()
+    )
+    if check_rc is not None:
+        assert result.returncode == check_rc, result.stdout + result.stderr
+    return result
+
+
+def xact_process(
+    *args: str, check_rc: int | None = 0
+) -> subprocess.CompletedProcess[str]:
+    """``python -m xact *args`` in a process of its own."""
     result = subprocess.run(
         [sys.executable, "-m", "xact", *args],
         capture_output=True,
@@ -24,12 +53,17 @@ def xact(*args: str, check_rc: int | None = 0) -> subprocess.CompletedProcess[st
 
 @cache
 def info(*options: str) -> str:
-    """``xact info`` once per run (it imports every backend: seconds)."""
     return xact("info", *options).stdout
 
 
+def test_the_entry_point_exits_with_the_commands_code():
+    result = xact_process("check", "--backend", "tensorflow", check_rc=2)
+    one_line_error(result, "unknown backend 'tensorflow'")
+    assert result.stdout == ""
+
+
 def test_info_lists_every_backend():
-    out = info()
+    out = xact_process("info").stdout
     assert out.startswith("xact ")
     for name in ("numpy", "array_api_strict", "torch", "jax", "dask", "cubed", "cupy"):
         assert f"  {name} " in out
@@ -61,7 +95,6 @@ def test_check_fails_when_a_backend_is_off_by_a_little(monkeypatch, capsys):
     """A sigmoid that is off by 1e-9 (relative) on every library but NumPy
     must make `xact check` fail, naming the function."""
     import xact._elementwise as math_module
-    from xact import cli
     from xact._namespace import is_numpy
 
     exact_sigmoid = math_module.sigmoid_math
@@ -114,7 +147,7 @@ def test_bench_prints_ratios_and_writes_json(tmp_path):
         "--backend",
         "numpy",
         "--size",
-        "300000",
+        "100000",
         "--repeats",
         "1",
         "--functions",
@@ -122,7 +155,7 @@ def test_bench_prints_ratios_and_writes_json(tmp_path):
         "--json",
         str(report),
     ).stdout
-    assert "bench: backend numpy, 300,000 float32 elements" in out
+    assert "bench: backend numpy, 100,000 float32 elements" in out
     assert "fast paths: on" in out
     for name in ("relu", "gelu", "softmax"):
         assert any(line.startswith(name + " ") for line in out.splitlines()), name
@@ -306,7 +339,6 @@ def test_check_fits_in_100_columns_and_wide_is_one_table():
 
 def test_check_lists_errors_below_the_table(monkeypatch, capsys):
     import xact._elementwise as math_module
-    from xact import cli
     from xact._namespace import is_numpy
 
     exact_sigmoid = math_module.sigmoid_math
@@ -360,8 +392,6 @@ def test_threads_reach_torch_and_xacts_pool():
 def test_threads_are_restored_for_a_caller_in_its_own_process(monkeypatch, capsys):
     import os
 
-    from xact import cli
-
     monkeypatch.setenv("XACT_NUM_THREADS", "3")
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     with cli._limit_threads(1):
@@ -375,7 +405,6 @@ def test_threads_are_restored_for_a_caller_in_its_own_process(monkeypatch, capsy
 
 def test_threads_are_restored_in_torch():
     torch = pytest.importorskip("torch", reason="needs PyTorch")
-    from xact import cli
 
     before = torch.get_num_threads()
     with cli._limit_threads(before + 1):
@@ -415,6 +444,5 @@ def test_a_device_is_used():
 
 
 def test_the_command_module_shows_only_main():
-    from xact import cli
 
     assert dir(cli) == ["main"]
