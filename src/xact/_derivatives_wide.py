@@ -25,7 +25,7 @@ from ._elementwise import sigmoid_math
 from ._namespace import Array, Namespace, clip
 from ._special import erfc_wide
 
-__all__ = ["WIDE_SLOPES", "plain_in_float64"]
+__all__ = ["WIDE_SLOPES", "WIDE_VJPS", "plain_in_float64", "wide_vjp"]
 
 _SQRT_HALF = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -103,7 +103,6 @@ def celu_slope(xp: Namespace, x: Array, alpha: float) -> Array:
 
 
 def gelu_slope(xp: Namespace, x: Array, approximate: str) -> Array:
-    xc = clip(xp, x, -64.0, 64.0)
     if approximate == "tanh":
         # d/dx x sigmoid(2u) = s + 2 x u' s (1 - s), u = c (x + k x^3); past
         # |x| = 20 it is 0 or 1 in float32, and |2u| stays below 700
@@ -113,8 +112,23 @@ def gelu_slope(xp: Namespace, x: Array, approximate: str) -> Array:
         du2 = 2.0 * _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_TANH_CUBIC * (xc * xc))
         return s + (xc * du2) * (s * (e * s))
     # Phi(x) + x phi(x); x^2 is exact in float64 for a float32 x
+    xc = clip(xp, x, -64.0, 64.0)
     cdf = 0.5 * erfc_wide(xp, -_SQRT_HALF * xc)
     return cdf + xc * (_INV_SQRT_2PI * xp.exp(-0.5 * (xc * xc)))
+
+
+def softsign_slope(xp: Namespace, x: Array) -> Array:
+    # 1 / (1 + |x|)^2: no overflow for a float32 x, 0 at ±inf
+    o = 1.0 + xp.abs(x)
+    return 1.0 / (o * o)
+
+
+def squareplus_slope(xp: Namespace, x: Array, b: float) -> Array:
+    # (1 + x / r) / 2 = 1 - q for x >= 0 and q for x < 0, with
+    # q = b / (2 r (r + |x|)), r = sqrt(x^2 + b): no cancellation, no inf / inf
+    r = xp.sqrt(x * x + b)
+    q = b / ((2.0 * r) * (r + xp.abs(x)))
+    return xp.where(x >= 0, 1.0 - q, q)
 
 
 Slope = Callable[..., Array]
@@ -131,7 +145,88 @@ WIDE_SLOPES: dict[str, Slope] = {
     "log_sigmoid": log_sigmoid_slope,
     "tanh": tanh_slope,
     "tanh_shrink": tanh_shrink_slope,
+    "softsign": softsign_slope,
 }
+
+# Where the derivative is piecewise constant (the kinks), the vector-Jacobian
+# product is the incoming gradient or 0, not a product: 0 where the slope is
+# 0 even for an infinite or NaN gradient, as PyTorch gives. NaN where x is.
+
+
+def _keep_nan(xp: Namespace, x: Array, g: Array) -> Array:
+    return xp.where(xp.isnan(x), x, g)
+
+
+def relu_vjp(xp: Namespace, x: Array, d: Array) -> Array:
+    return _keep_nan(xp, x, xp.where(x > 0, d, 0.0))
+
+
+def hard_tanh_vjp(
+    xp: Namespace, x: Array, d: Array, min_val: float, max_val: float
+) -> Array:
+    return _keep_nan(xp, x, xp.where((x > min_val) & (x < max_val), d, 0.0))
+
+
+def relu6_vjp(xp: Namespace, x: Array, d: Array) -> Array:
+    return hard_tanh_vjp(xp, x, d, 0.0, 6.0)
+
+
+def leaky_relu_vjp(xp: Namespace, x: Array, d: Array, negative_slope: float) -> Array:
+    return _keep_nan(xp, x, xp.where(x > 0, d, d * negative_slope))
+
+
+def hard_sigmoid_vjp(xp: Namespace, x: Array, d: Array) -> Array:
+    return _keep_nan(xp, x, xp.where((x > -3.0) & (x < 3.0), d / 6.0, 0.0))
+
+
+def hard_swish_vjp(xp: Namespace, x: Array, d: Array) -> Array:
+    middle = xp.where((x > -3.0) & (x < 3.0), x, 0.0)
+    slope = xp.where(x <= -3.0, 0.0, xp.where(x < 3.0, (2.0 * middle + 3.0) / 6.0, 1.0))
+    return _keep_nan(xp, x, d * slope)
+
+
+def hard_shrink_vjp(xp: Namespace, x: Array, d: Array, lambd: float) -> Array:
+    return _keep_nan(xp, x, xp.where(xp.abs(x) > lambd, d, 0.0))
+
+
+def identity_vjp(xp: Namespace, x: Array, d: Array) -> Array:
+    return _keep_nan(xp, x, d)
+
+
+def squareplus_vjp(xp: Namespace, x: Array, d: Array, b: float) -> Array:
+    if b == 0.0:  # the positive part
+        return relu_vjp(xp, x, d)
+    return d * squareplus_slope(xp, x, b)
+
+
+Vjp = Callable[..., Array]
+
+WIDE_VJPS: dict[str, Vjp] = {
+    "relu": relu_vjp,
+    "relu6": relu6_vjp,
+    "leaky_relu": leaky_relu_vjp,
+    "hard_sigmoid": hard_sigmoid_vjp,
+    "hard_swish": hard_swish_vjp,
+    "hard_tanh": hard_tanh_vjp,
+    "hard_shrink": hard_shrink_vjp,
+    "soft_shrink": hard_shrink_vjp,
+    "squareplus": squareplus_vjp,
+    "identity": identity_vjp,
+}
+
+
+def wide_vjp(name: str) -> Vjp:
+    """``vjp(xp, x, d, **params)`` in float64 for every elementwise function:
+    the piecewise form of :data:`WIDE_VJPS`, else ``d`` times the slope."""
+    if name in WIDE_VJPS:
+        return WIDE_VJPS[name]
+    slope = WIDE_SLOPES[name]
+
+    def vjp(xp: Namespace, x: Array, d: Array, **params: float) -> Array:
+        return d * slope(xp, x, **params)
+
+    vjp.__name__ = f"{name}_vjp"
+    return vjp
 
 
 # The slopes that are also accurate in float64 itself (a few ULP): the

@@ -14,9 +14,11 @@ one; devices without float64 always do).
 Each ``*_value(xp, v, **params)`` takes a float64 array holding float32
 values and returns the function in float64, with the exact path's limits
 at ±inf (inputs are clamped where ``inf * 0`` would form) and NaN for NaN.
-A function absent from :data:`WIDE_VALUES` keeps its exact path: its float32
-math is already a few operations (relu, tanh, the hard kinks) or needs care
-that the plain formula lacks (squareplus's cancellation).
+:data:`WIDE_VALUES` holds a formula for every elementwise function: each is
+the source of a compiled kernel (:mod:`xact._kernels`). On arrays, only the
+functions of :data:`WIDENED_ON_ARRAYS` take it; the others' float32 math is
+already a few operations (relu, tanh, the kinks), fewer passes over memory
+than widening would cost.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from ._elementwise import SELU_ALPHA, SELU_SCALE
+from ._elementwise import SELU_ALPHA, SELU_SCALE, hard_shrink_math, hard_tanh_math
+from ._kinks import positive_part
 from ._namespace import Array, Namespace, clip
-from ._special import erfc_wide
+from ._special import erfc_wide, relu_generic
 
-__all__ = ["WIDE_VALUES"]
+__all__ = ["WIDENED_ON_ARRAYS", "WIDE_VALUES"]
 
 # beyond -_FLOOR every function below is 0 or saturated in float32 (e^-200
 # is 1e-87), and e^_FLOOR is finite in float64: clamping there keeps
@@ -120,9 +123,61 @@ def leaky_relu_value(xp: Namespace, v: Array, negative_slope: float) -> Array:
     return xp.where(v > 0, v, negative * negative_slope)
 
 
+# The piecewise functions compare a float32 x with their exact parameters
+# and copy, or form one product or difference, rounded once: the float32
+# definitions themselves, run in float64.
+
+
+def relu_value(xp: Namespace, v: Array) -> Array:
+    return relu_generic(xp, v)
+
+
+def relu6_value(xp: Namespace, v: Array) -> Array:
+    return hard_tanh_math(xp, v, 0.0, 6.0)
+
+
+def hard_tanh_value(xp: Namespace, v: Array, min_val: float, max_val: float) -> Array:
+    return hard_tanh_math(xp, v, min_val, max_val)
+
+
+def hard_shrink_value(xp: Namespace, v: Array, lambd: float) -> Array:
+    return hard_shrink_math(xp, v, lambd)
+
+
+def soft_shrink_value(xp: Namespace, v: Array, lambd: float) -> Array:
+    inside = xp.where(xp.isnan(v), v, 0.0)
+    return xp.where(v > lambd, v - lambd, xp.where(v < -lambd, v + lambd, inside))
+
+
+def identity_value(xp: Namespace, v: Array) -> Array:
+    return v
+
+
+def tanh_value(xp: Namespace, v: Array) -> Array:
+    return xp.tanh(v)
+
+
+def softsign_value(xp: Namespace, v: Array) -> Array:
+    # past 2**60 the quotient is ±1 in float64, and inf / inf never forms
+    vc = clip(xp, v, -(2.0**60), 2.0**60)
+    return vc / (1.0 + xp.abs(vc))
+
+
+def squareplus_value(xp: Namespace, v: Array, b: float) -> Array:
+    # (x + r) / 2 = max(x, 0) + b / (2 (r + |x|)), r = sqrt(x^2 + b): no
+    # cancellation on either side, and 0 added at ±inf; x^2 is exact in
+    # float64 for a float32 x
+    if b == 0.0:  # the positive part; 0 / 0 at x = 0 otherwise
+        return positive_part(xp, v)
+    root = xp.sqrt(v * v + b)
+    return positive_part(xp, v) + b / (2.0 * (root + xp.abs(v)))
+
+
 Value = Callable[..., Array]
 
 WIDE_VALUES: dict[str, Value] = {
+    "relu": relu_value,
+    "relu6": relu6_value,
     "leaky_relu": leaky_relu_value,
     "elu": elu_value,
     "selu": selu_value,
@@ -135,5 +190,32 @@ WIDE_VALUES: dict[str, Value] = {
     "log_sigmoid": log_sigmoid_value,
     "hard_sigmoid": hard_sigmoid_value,
     "hard_swish": hard_swish_value,
+    "softsign": softsign_value,
+    "hard_tanh": hard_tanh_value,
+    "tanh": tanh_value,
     "tanh_shrink": tanh_shrink_value,
+    "hard_shrink": hard_shrink_value,
+    "soft_shrink": soft_shrink_value,
+    "squareplus": squareplus_value,
+    "identity": identity_value,
 }
+
+# the functions whose float32 values on arrays (NumPy chunks, torch, JAX,
+# CuPy) are computed through float64 by the formulas above
+WIDENED_ON_ARRAYS = frozenset(
+    {
+        "leaky_relu",
+        "elu",
+        "selu",
+        "celu",
+        "gelu",
+        "silu",
+        "mish",
+        "softplus",
+        "sigmoid",
+        "log_sigmoid",
+        "hard_sigmoid",
+        "hard_swish",
+        "tanh_shrink",
+    }
+)

@@ -46,8 +46,10 @@ from typing import Any
 
 import numpy as np
 
+from . import _kernels
 from ._derivatives_wide import WIDE_SLOPES, plain_in_float64
-from ._elementwise_wide import WIDE_VALUES
+from ._elementwise_wide import WIDE_VALUES, WIDENED_ON_ARRAYS
+from ._kernels.table import find as find_kernel
 from ._namespace import (
     Array,
     Namespace,
@@ -64,6 +66,8 @@ __all__ = [
     "CHUNK",
     "FAST_PATHS",
     "backward_for",
+    "compiled_value",
+    "compiled_vjp",
     "evaluate",
     "evaluate_rows",
     "fast_paths_enabled",
@@ -266,6 +270,77 @@ def _chunked_torch(
     return out.reshape(arrays[0].shape)
 
 
+# --- numpy float32: the compiled kernels -------------------------------------
+
+# below this many elements a kernel runs on the calling thread alone
+KERNEL_THREADED = 32768
+
+
+def compiled_value(
+    xp: Namespace, name: str, x: Array, params: dict[str, Any]
+) -> Array | None:
+    """``name``'s value of a float32 NumPy ``x`` by its compiled kernel
+    (:mod:`xact._kernels`), or None where no kernel serves."""
+    kernel = _kernel_for(xp, name, "value", x, params)
+    if kernel is None:
+        return None
+    index, (p0, p1), cpu = kernel
+    source = _contiguous(x)
+    out = np.empty(source.shape, dtype=np.float32)
+
+    def run(start: int, stop: int) -> None:
+        cpu.value(index, source, out, start, stop, p0, p1)
+
+    _run_kernel(source.size, run)
+    return out
+
+
+def compiled_vjp(
+    xp: Namespace, name: str, x: Array, d: Array, params: dict[str, Any]
+) -> Array | None:
+    """``d`` times ``name``'s derivative at a float32 NumPy ``x`` by its
+    compiled kernel, or None where no kernel serves."""
+    kernel = _kernel_for(xp, name, "vjp", x, params)
+    if kernel is None or d.dtype != np.float32:
+        return None
+    index, (p0, p1), cpu = kernel
+    source, gradient = _contiguous(x), _contiguous(d)
+    out = np.empty(source.shape, dtype=np.float32)
+
+    def run(start: int, stop: int) -> None:
+        cpu.vjp(index, source, gradient, out, start, stop, p0, p1)
+
+    _run_kernel(source.size, run)
+    return out
+
+
+def _kernel_for(
+    xp: Namespace, name: str, direction: str, x: Array, params: dict[str, Any]
+) -> tuple[int, tuple[float, float], Any] | None:
+    cpu = _kernels.cpu()
+    if cpu is None or not _enabled or not is_numpy(xp) or x.dtype != np.float32:
+        return None
+    found = find_kernel(name, direction, params)
+    if found is None:
+        return None
+    index, args = found
+    p0, p1 = (*args, 0.0, 0.0)[:2]
+    return index, (p0, p1), cpu
+
+
+def _contiguous(x: Array) -> Array:
+    """``x``, copied only where it is a strided view (``ascontiguousarray``
+    would make a 0-d array 1-d)."""
+    return x if x.flags.c_contiguous else np.ascontiguousarray(x)
+
+
+def _run_kernel(size: int, run: Callable[[int, int], None]) -> None:
+    if size < KERNEL_THREADED or _threads() == 1:
+        run(0, size)
+    else:
+        _in_parallel(size, KERNEL_THREADED, run)
+
+
 # --- float32 through float64 -------------------------------------------------
 
 
@@ -280,7 +355,7 @@ def widens(xp: Namespace, x: Array) -> bool:
 def values_for(xp: Namespace, name: str, math: Math, x: Array) -> Math:
     """The math to use for the values of ``x``: the widened float64 formula
     where :func:`widens` (and the function has one), else ``math`` itself."""
-    return _widened_value(name) if name in WIDE_VALUES and widens(xp, x) else math
+    return _widened_value(name) if name in WIDENED_ON_ARRAYS and widens(xp, x) else math
 
 
 @lru_cache(maxsize=64)

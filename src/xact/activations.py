@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _elementwise as m
-from ._fast import evaluate, values_for
+from ._fast import compiled_value, evaluate, values_for
 from ._namespace import (
     Array,
     array_device,
@@ -65,8 +65,11 @@ def apply_elementwise(
     xp, x = resolve_one(name, x)
     (x,), rounded_back = in_compute_dtype(xp, x)
     check_representable(name, params, finfo_of(xp, x.dtype), x.dtype)
-    math = values_for(xp, name, math, x)
-    return rounded_back(evaluate(xp, math, (x,), params, elementwise=elementwise))
+    result = compiled_value(xp, name, x, params) if elementwise else None
+    if result is None:
+        math = values_for(xp, name, math, x)
+        result = evaluate(xp, math, (x,), params, elementwise=elementwise)
+    return rounded_back(result)
 
 
 def check_representable(

@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 
 from . import __version__, backends, losses
+from ._fast import fast_paths_enabled
+from ._kernels import cpu_status
 from ._namespace import array_device, as_namespace, to_host
 from ._public import public_names
 from ._registry import ACTIVATIONS
@@ -244,6 +246,9 @@ def info(args: argparse.Namespace) -> int:
         else:
             line = start + f"not usable: {status.reason}"
         print(line if args.wide else _clip(line, WIDTH))
+    paths = "on" if fast_paths_enabled() else "off (XACT_FAST_PATHS=0)"
+    line = f"fast paths {paths}; CPU kernels (NumPy float32): {cpu_status()}"
+    print(line if args.wide else _clip(line, WIDTH))
     return 0
 
 

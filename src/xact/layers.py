@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ._caches import cached, keep, used
-from ._fast import backward_for, evaluate
+from ._fast import backward_for, compiled_vjp, evaluate
 from ._namespace import (
     Array,
     in_compute_dtype,
@@ -123,8 +123,10 @@ class Activation:
             if scalar:
                 dinputs = xp.reshape(dinputs, ())
         else:
-            vjp = backward_for(xp, self._entry.name, self._entry.vjp, x, options)
-            dinputs = evaluate(xp, vjp, (x, y, d), options)
+            dinputs = compiled_vjp(xp, self._entry.name, x, d, options)
+            if dinputs is None:
+                vjp = backward_for(xp, self._entry.name, self._entry.vjp, x, options)
+                dinputs = evaluate(xp, vjp, (x, y, d), options)
         dinputs = rounded_back(dinputs)
         if is_traced(dinputs):  # a layer's state never holds a tracer
             used(self)

@@ -1,0 +1,21 @@
+# The compiled CPU kernels (cpu.c); built by pip install where a compiler is.
+from typing_extensions import Buffer
+
+VALUES: tuple[str, ...]
+VJPS: tuple[str, ...]
+INSTRUCTION_SET: str
+
+def value(
+    index: int, x: Buffer, y: Buffer, start: int, stop: int, p0: float, p1: float, /
+) -> None: ...
+def vjp(
+    index: int,
+    x: Buffer,
+    d: Buffer,
+    y: Buffer,
+    start: int,
+    stop: int,
+    p0: float,
+    p1: float,
+    /,
+) -> None: ...

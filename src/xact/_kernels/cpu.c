@@ -1,0 +1,243 @@
+/* xact._kernels._cpu: the CPU loops around the generated kernels (kernels.h).
+ *
+ * Each kernel runs float32 elements through its float64 formula and rounds
+ * once. The loop is vectorized by gcc (#pragma omp simd) with glibc's vector
+ * math library (libmvec) and compiled for several instruction sets, chosen
+ * when the module loads (target_clones: baseline x86-64, AVX2, AVX-512).
+ * Every element goes through the same vector code wherever it stands: the
+ * loop runs whole blocks, and the last partial block is copied into a full
+ * one, so a result never depends on the size of the array or the offset of
+ * the element (a scalar tail through libm would differ from libmvec).
+ *
+ * The Python functions take contiguous float32 buffers and a range, check
+ * the range against every buffer, and release the GIL while they run: xact's
+ * thread pool gives each thread one contiguous share.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <string.h>
+
+/* the vector variants of the C library's functions (glibc declares them
+ * only under -ffast-math, which xact never uses); setup.py's probe found
+ * them, or defined XACT_SCALAR_MATH */
+#ifndef XACT_SCALAR_MATH
+#pragma omp declare simd notinbranch
+double exp(double);
+#pragma omp declare simd notinbranch
+double log(double);
+#pragma omp declare simd notinbranch
+double log1p(double);
+#pragma omp declare simd notinbranch
+double expm1(double);
+#pragma omp declare simd notinbranch
+double tanh(double);
+#pragma omp declare simd notinbranch
+double erfc(double);
+#endif
+
+#include "kernels.h"
+
+#if defined(XACT_TARGET_CLONES)
+#define XACT_CLONES __attribute__((target_clones("default", "avx2", "arch=x86-64-v4")))
+#else
+#define XACT_CLONES
+#endif
+
+#define BLOCK 64
+
+typedef void (*value_loop)(const float *, float *, Py_ssize_t, const double *);
+typedef void (*vjp_loop)(const float *, const float *, float *, Py_ssize_t,
+                         const double *);
+
+#define VALUE_LOOP(name, args)                                                 \
+    static inline __attribute__((always_inline)) void value_block_##name(     \
+        const float *restrict x, float *restrict y, const double *restrict p) \
+    {                                                                          \
+        _Pragma("omp simd") for (int i = 0; i < BLOCK; i++)                    \
+        {                                                                      \
+            const double v = x[i];                                             \
+            y[i] = (float)xact_##name args;                                    \
+        }                                                                      \
+    }                                                                          \
+    XACT_CLONES static void value_##name(const float *x, float *y,            \
+                                         Py_ssize_t n, const double *p)       \
+    {                                                                          \
+        Py_ssize_t full = n - n % BLOCK;                                       \
+        for (Py_ssize_t i = 0; i < full; i += BLOCK)                           \
+            value_block_##name(x + i, y + i, p);                               \
+        if (full < n) {                                                        \
+            float xs[BLOCK] = {0}, ys[BLOCK];                                  \
+            memcpy(xs, x + full, (size_t)(n - full) * sizeof(float));          \
+            value_block_##name(xs, ys, p);                                     \
+            memcpy(y + full, ys, (size_t)(n - full) * sizeof(float));          \
+        }                                                                      \
+    }
+
+#define VJP_LOOP(name, args)                                                   \
+    static inline __attribute__((always_inline)) void vjp_block_##name(       \
+        const float *restrict x, const float *restrict g, float *restrict y,  \
+        const double *restrict p)                                              \
+    {                                                                          \
+        _Pragma("omp simd") for (int i = 0; i < BLOCK; i++)                    \
+        {                                                                      \
+            const double v = x[i], d = g[i];                                   \
+            y[i] = (float)xact_##name args;                                    \
+        }                                                                      \
+    }                                                                          \
+    XACT_CLONES static void vjp_##name(const float *x, const float *g,        \
+                                       float *y, Py_ssize_t n,                \
+                                       const double *p)                       \
+    {                                                                          \
+        Py_ssize_t full = n - n % BLOCK;                                       \
+        for (Py_ssize_t i = 0; i < full; i += BLOCK)                           \
+            vjp_block_##name(x + i, g + i, y + i, p);                          \
+        if (full < n) {                                                        \
+            float xs[BLOCK] = {0}, gs[BLOCK] = {0}, ys[BLOCK];                 \
+            memcpy(xs, x + full, (size_t)(n - full) * sizeof(float));          \
+            memcpy(gs, g + full, (size_t)(n - full) * sizeof(float));          \
+            vjp_block_##name(xs, gs, ys, p);                                   \
+            memcpy(y + full, ys, (size_t)(n - full) * sizeof(float));          \
+        }                                                                      \
+    }
+
+XACT_VALUE_KERNELS(VALUE_LOOP)
+XACT_VJP_KERNELS(VJP_LOOP)
+
+#define VALUE_ENTRY(name, args) value_##name,
+#define VJP_ENTRY(name, args) vjp_##name,
+#define NAME_ENTRY(name, args) #name,
+
+static const value_loop value_loops[] = {XACT_VALUE_KERNELS(VALUE_ENTRY)};
+static const vjp_loop vjp_loops[] = {XACT_VJP_KERNELS(VJP_ENTRY)};
+static const char *value_names[] = {XACT_VALUE_KERNELS(NAME_ENTRY)};
+static const char *vjp_names[] = {XACT_VJP_KERNELS(NAME_ENTRY)};
+#define COUNT(table) ((int)(sizeof(table) / sizeof((table)[0])))
+
+static int check_index(int index, int count)
+{
+    if (index < 0 || index >= count) {
+        PyErr_Format(PyExc_IndexError, "xact._kernels._cpu: no kernel %d", index);
+        return -1;
+    }
+    return 0;
+}
+
+/* 0 <= start <= stop <= the float32 elements of every buffer */
+static int check_range(Py_ssize_t start, Py_ssize_t stop, Py_buffer *buffers,
+                       int count)
+{
+    for (int i = 0; i < count; i++) {
+        if (start < 0 || stop < start ||
+            stop > buffers[i].len / (Py_ssize_t)sizeof(float)) {
+            PyErr_SetString(PyExc_ValueError,
+                            "xact._kernels._cpu: range outside a buffer");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void release(Py_buffer *buffers, int count)
+{
+    for (int i = 0; i < count; i++)
+        PyBuffer_Release(&buffers[i]);
+}
+
+static PyObject *value(PyObject *self, PyObject *args)
+{
+    int index;
+    Py_buffer b[2];
+    Py_ssize_t start, stop;
+    double p[2];
+    if (!PyArg_ParseTuple(args, "iy*w*nndd", &index, &b[0], &b[1], &start, &stop,
+                          &p[0], &p[1]))
+        return NULL;
+    if (check_index(index, COUNT(value_loops)) < 0 ||
+        check_range(start, stop, b, 2) < 0) {
+        release(b, 2);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    value_loops[index]((const float *)b[0].buf + start, (float *)b[1].buf + start,
+                       stop - start, p);
+    Py_END_ALLOW_THREADS
+    release(b, 2);
+    Py_RETURN_NONE;
+}
+
+static PyObject *vjp(PyObject *self, PyObject *args)
+{
+    int index;
+    Py_buffer b[3];
+    Py_ssize_t start, stop;
+    double p[2];
+    if (!PyArg_ParseTuple(args, "iy*y*w*nndd", &index, &b[0], &b[1], &b[2], &start,
+                          &stop, &p[0], &p[1]))
+        return NULL;
+    if (check_index(index, COUNT(vjp_loops)) < 0 ||
+        check_range(start, stop, b, 3) < 0) {
+        release(b, 3);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    vjp_loops[index]((const float *)b[0].buf + start, (const float *)b[1].buf + start,
+                     (float *)b[2].buf + start, stop - start, p);
+    Py_END_ALLOW_THREADS
+    release(b, 3);
+    Py_RETURN_NONE;
+}
+
+static PyObject *names(const char **table, int count)
+{
+    PyObject *result = PyTuple_New(count);
+    for (int i = 0; result != NULL && i < count; i++) {
+        PyObject *name = PyUnicode_FromString(table[i]);
+        if (name == NULL) {
+            Py_CLEAR(result);
+            break;
+        }
+        PyTuple_SET_ITEM(result, i, name);
+    }
+    return result;
+}
+
+static const char *instruction_set(void)
+{
+#if defined(XACT_TARGET_CLONES)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("x86-64-v4"))
+        return "avx512";
+    if (__builtin_cpu_supports("avx2"))
+        return "avx2";
+#endif
+    return "baseline";
+}
+
+static PyMethodDef methods[] = {
+    {"value", value, METH_VARARGS,
+     "value(index, x, y, start, stop, p0, p1): y[start:stop] = f(x[start:stop])\n"
+     "on contiguous float32 buffers"},
+    {"vjp", vjp, METH_VARARGS,
+     "vjp(index, x, d, y, start, stop, p0, p1): y = d * f'(x) on [start, stop)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_cpu",
+    "xact's compiled CPU kernels (see xact._kernels)", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__cpu(void)
+{
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    if (PyModule_AddObject(m, "VALUES", names(value_names, COUNT(value_names))) < 0 ||
+        PyModule_AddObject(m, "VJPS", names(vjp_names, COUNT(vjp_names))) < 0 ||
+        PyModule_AddStringConstant(m, "INSTRUCTION_SET", instruction_set()) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,273 @@
+"""A namespace that records xact's float64 formulas and prints them as C.
+
+xact's wide formulas (:mod:`xact._elementwise_wide`,
+:mod:`xact._derivatives_wide`) are written against an Array API namespace.
+Called with a :class:`Recorder` instead of an array library, they compute
+nothing: each operation appends one line of C to the recorder's program, and
+:func:`c_function` prints the program as one C function of doubles. That
+function is the source of xact's compiled kernels, the same text for the C
+extension and, under NVRTC, for CUDA (``XACT_KERNEL`` means ``static
+inline`` in C and ``__device__ inline`` in CUDA).
+
+What the recorder can record is what the formulas use: arithmetic,
+comparisons, ``&``, ``|``, ``where``, ``maximum``/``minimum`` (which
+propagate NaN, as the Array API says, unlike C's ``fmax``/``fmin``),
+``clip``, ``abs``, ``isnan``, ``isinf``, ``full_like``/``zeros_like`` and
+the C library's ``exp``, ``log``, ``log1p``, ``expm1``, ``tanh``, ``erfc``
+and ``sqrt``. A Python branch on a parameter (``if negative_slope == 0``)
+cannot be recorded: it raises :class:`StaticParameterError`, and the kernel
+table gives that parameter a fixed value in a variant of its own.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Expression", "Recorder", "StaticParameterError", "c_function"]
+
+
+class StaticParameterError(TypeError):
+    """A formula branched in Python on a value known only at run time."""
+
+
+def literal(value: float) -> str:
+    """A double in C: shortest round-trip decimal, which C parses exactly."""
+    if math.isnan(value):
+        return "NAN"
+    if math.isinf(value):
+        return "INFINITY" if value > 0 else "(-INFINITY)"
+    text = repr(float(value))
+    return f"({text})" if text.startswith("-") else text
+
+
+class Expression:
+    """A value of the recorded program: a C expression (a name or literal)
+    of type double, or a condition (``int``)."""
+
+    __slots__ = ("condition", "excluded", "recorder", "text")
+
+    shape = ()
+    ndim = 0
+
+    def __init__(
+        self,
+        recorder: Recorder,
+        text: str,
+        condition: bool = False,
+        excluded: tuple[float, ...] = (),
+    ):
+        self.recorder, self.text, self.condition = recorder, text, condition
+        # values a parameter is known not to take (those have kernels of
+        # their own): comparing with one of them is a Python False
+        self.excluded = excluded
+
+    @property
+    def dtype(self) -> type:
+        return np.float64
+
+    def __repr__(self) -> str:
+        return f"Expression({self.text!r})"
+
+    def __bool__(self) -> bool:
+        raise StaticParameterError(
+            f"a formula branched on {self.text}, which is a kernel argument; "
+            "give it a fixed value in the kernel table's variants"
+        )
+
+    __hash__ = object.__hash__
+
+    def _binary(self, operator: str, other: Any, *, reflected: bool = False) -> Any:
+        recorder = self.recorder
+        left, right = (other, self) if reflected else (self, other)
+        condition = operator in ("<", "<=", ">", ">=", "==", "!=", "&", "|")
+        text = f"{recorder.operand(left)} {operator} {recorder.operand(right)}"
+        return recorder.emit(text, condition=condition)
+
+    def __add__(self, other: Any) -> Any:
+        return self._binary("+", other)
+
+    def __radd__(self, other: Any) -> Any:
+        return self._binary("+", other, reflected=True)
+
+    def __sub__(self, other: Any) -> Any:
+        return self._binary("-", other)
+
+    def __rsub__(self, other: Any) -> Any:
+        return self._binary("-", other, reflected=True)
+
+    def __mul__(self, other: Any) -> Any:
+        return self._binary("*", other)
+
+    def __rmul__(self, other: Any) -> Any:
+        return self._binary("*", other, reflected=True)
+
+    def __truediv__(self, other: Any) -> Any:
+        return self._binary("/", other)
+
+    def __rtruediv__(self, other: Any) -> Any:
+        return self._binary("/", other, reflected=True)
+
+    def __neg__(self) -> Any:
+        return self.recorder.emit(f"-{self.text}")
+
+    def __pos__(self) -> Any:
+        return self
+
+    def __abs__(self) -> Any:
+        return self.recorder.abs(self)
+
+    def __lt__(self, other: Any) -> Any:
+        return self._binary("<", other)
+
+    def __le__(self, other: Any) -> Any:
+        return self._binary("<=", other)
+
+    def __gt__(self, other: Any) -> Any:
+        return self._binary(">", other)
+
+    def __ge__(self, other: Any) -> Any:
+        return self._binary(">=", other)
+
+    def __eq__(self, other: Any) -> Any:
+        if isinstance(other, (int, float)) and other in self.excluded:
+            return False
+        return self._binary("==", other)
+
+    def __ne__(self, other: Any) -> Any:
+        if isinstance(other, (int, float)) and other in self.excluded:
+            return True
+        return self._binary("!=", other)
+
+    def __and__(self, other: Any) -> Any:
+        return self._binary("&", other)
+
+    def __or__(self, other: Any) -> Any:
+        return self._binary("|", other)
+
+
+class Recorder:
+    """An Array API namespace of float64 scalars whose operations are
+    recorded as C statements (see the module docstring)."""
+
+    __name__ = "xact._kernels.record"
+    float64 = np.float64
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._known: dict[str, Expression] = {}
+
+    # --- the program ---------------------------------------------------------
+
+    def argument(self, name: str, excluded: tuple[float, ...] = ()) -> Expression:
+        return Expression(self, name, excluded=excluded)
+
+    def operand(self, value: Any) -> str:
+        if isinstance(value, Expression):
+            if value.recorder is not self:
+                raise ValueError("an expression of another recorder")
+            return value.text
+        if isinstance(value, (bool, np.bool_)):
+            return "1" if value else "0"
+        if isinstance(value, (int, float, np.floating, np.integer)):
+            return literal(float(value))
+        raise TypeError(f"cannot record a {type(value).__name__} in a kernel")
+
+    def emit(self, text: str, *, condition: bool = False) -> Expression:
+        """A new temporary holding ``text`` (one per distinct text: a
+        repeated subexpression is computed once)."""
+        known = self._known.get(text)
+        if known is not None:
+            return known
+        name = f"t{len(self._known)}"
+        kind = "int" if condition else "double"
+        self.lines.append(f"    const {kind} {name} = {text};")
+        expression = Expression(self, name, condition)
+        self._known[text] = expression
+        return expression
+
+    def _call(self, function: str, *arguments: Any) -> Expression:
+        return self.emit(f"{function}({', '.join(map(self.operand, arguments))})")
+
+    # --- the Array API functions the formulas use ----------------------------
+
+    def finfo(self, dtype: Any) -> Any:
+        return np.finfo(dtype)
+
+    def astype(self, x: Any, dtype: Any, /, **_: Any) -> Any:
+        if np.dtype(dtype) != np.float64:
+            raise TypeError("a kernel's formula computes in float64 only")
+        return x
+
+    def where(self, condition: Any, a: Any, b: Any, /) -> Expression:
+        c, x, y = (self.operand(v) for v in (condition, a, b))
+        return self.emit(f"{c} ? {x} : {y}")
+
+    def maximum(self, a: Any, b: Any, /) -> Expression:
+        return self._call("xact_maximum", a, b)
+
+    def minimum(self, a: Any, b: Any, /) -> Expression:
+        return self._call("xact_minimum", a, b)
+
+    def clip(self, x: Any, /, min: Any = None, max: Any = None) -> Any:
+        if min is not None:
+            x = self.maximum(x, min)
+        return x if max is None else self.minimum(x, max)
+
+    def abs(self, x: Any, /) -> Expression:
+        return self._call("fabs", x)
+
+    def isnan(self, x: Any, /) -> Expression:
+        name = self.operand(x)
+        return self.emit(f"{name} != {name}", condition=True)
+
+    def isinf(self, x: Any, /) -> Expression:
+        return self.emit(f"fabs({self.operand(x)}) == INFINITY", condition=True)
+
+    def full_like(self, x: Any, /, fill_value: Any, **_: Any) -> Expression:
+        return Expression(self, self.operand(fill_value))
+
+    def zeros_like(self, x: Any, /, **_: Any) -> Expression:
+        return Expression(self, "0.0")
+
+    def ones_like(self, x: Any, /, **_: Any) -> Expression:
+        return Expression(self, "1.0")
+
+
+def _math_function(name: str) -> Callable[[Recorder, Any], Expression]:
+    def record(self: Recorder, x: Any, /) -> Expression:
+        return self._call(name, x)
+
+    record.__name__ = name
+    return record
+
+
+for _name in ("exp", "log", "log1p", "expm1", "tanh", "erfc", "sqrt"):
+    setattr(Recorder, _name, _math_function(_name))
+
+
+def c_function(
+    name: str,
+    formula: Callable[..., Any],
+    inputs: tuple[str, ...],
+    parameters: tuple[str, ...] = (),
+    fixed: dict[str, Any] | None = None,
+    excluded: dict[str, tuple[float, ...]] | None = None,
+) -> str:
+    """The C source of ``formula(xp, *inputs, **parameters, **fixed)``: a
+    function ``double xact_<name>(double <input>, ..., double <parameter>,
+    ...)``; the ``fixed`` parameters are constants of this function, and a
+    parameter never takes its ``excluded`` values."""
+    recorder = Recorder()
+    arrays = [recorder.argument(a) for a in inputs]
+    values = {p: recorder.argument(p, (excluded or {}).get(p, ())) for p in parameters}
+    result = recorder.operand(formula(recorder, *arrays, **values, **(fixed or {})))
+    signature = ", ".join(f"double {a}" for a in (*inputs, *parameters))
+    body = "\n".join(recorder.lines)
+    return (
+        f"XACT_KERNEL double xact_{name}({signature})\n{{\n{body}\n"
+        f"    return {result};\n}}\n"
+    )

@@ -1,0 +1,164 @@
+"""xact's compiled CPU kernels (xact._kernels): generated from the wide
+formulas, built by pip install, within 1 ULP of mpmath in float32, the same
+bits for an element wherever it stands, and optional.
+
+These tests call the public functions and layers on float32 NumPy arrays,
+which is where the kernels serve, and hold them to mpmath; the rest of the
+suite runs them too (the ``numpy`` backend) against its own bounds.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import xact
+from conftest import ELEMENTWISE_CASES as CASES
+from oracle import exact, ulp_errors
+from xact import _fast, _kernels
+from xact._kernels import table
+from xact._registry import ACTIVATIONS
+from xact.layers import LAYERS
+
+LAYER_OF = {e.name: LAYERS[e.layer] for e in ACTIVATIONS}
+KERNEL_ULP_BOUND = 1.0
+SOURCE = Path(_kernels.__file__).with_name("kernels.h")
+SPECIAL = np.array([np.inf, -np.inf, np.nan, 0.0, -0.0], dtype=np.float32)
+
+
+def value(case, x):
+    return getattr(xact, case.name)(x, **case.kwargs)
+
+
+def vjp(case, x, d=None):
+    layer = LAYER_OF[case.name](**case.kwargs)
+    layer(x)
+    return layer.backward(np.ones_like(x) if d is None else d)
+
+
+def test_the_generated_source_is_current():
+    assert SOURCE.read_text() == table.c_source(), (
+        "src/xact/_kernels/kernels.h differs from the formulas: "
+        "run python tools/gen_kernels.py"
+    )
+
+
+def test_the_extension_is_built_here():
+    # CI installs with the README's command: a build that silently failed
+    # would leave every test below on the generic path
+    if os.environ.get("XACT_NO_KERNELS") == "1":
+        pytest.skip("XACT_NO_KERNELS=1: installed without the kernels on purpose")
+    assert _kernels.cpu() is not None, _kernels.cpu_status()
+    assert "compiled" in _kernels.cpu_status()
+
+
+@pytest.mark.parametrize("direction", table.DIRECTIONS)
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_every_function_and_setting_has_a_kernel(case, direction):
+    assert table.find(case.name, direction, case.kwargs) is not None
+
+
+@pytest.fixture
+def kernels_on():
+    if _kernels.cpu() is None:
+        pytest.fail(f"the compiled kernels are missing: {_kernels.cpu_status()}")
+    previous = _fast.use_fast_paths(True)
+    yield
+    _fast.use_fast_paths(previous)
+
+
+def check_against_mpmath(result, reference, label):
+    errors = ulp_errors(result, reference, np.float32)
+    assert np.nanmax(errors) <= KERNEL_ULP_BOUND, f"{label}: {np.nanmax(errors)} ULP"
+    # where the exact value is not a normal float32: zero is zero, a
+    # subnormal is rounded once (no flush to zero), beyond the range is ±inf
+    hi = reference.hi
+    with np.errstate(over="ignore"):
+        rounded = hi.astype(np.float32)
+    tiny = float(np.finfo(np.float32).smallest_subnormal)
+    subnormal = ~reference.normal & ~reference.zero & ~reference.huge
+    assert np.all(result[reference.zero] == 0), label
+    assert np.all(np.abs(result[subnormal] - rounded[subnormal]) <= tiny), label
+    assert np.array_equal(result[reference.huge], rounded[reference.huge]), label
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_values_within_1_ulp_of_mpmath(kernels_on, case):
+    reference = exact("value", case, np.float32)
+    result = value(case, reference.xs)
+    assert result.dtype == np.float32
+    check_against_mpmath(result, reference, f"{case.id} value")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_derivatives_within_1_ulp_of_mpmath(kernels_on, case):
+    reference = exact("derivative", case, np.float32)
+    result = vjp(case, reference.xs)
+    assert result.dtype == np.float32
+    check_against_mpmath(result, reference, f"{case.id} derivative")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_infinities_nan_and_zeros_as_on_the_generic_path(kernels_on, case):
+    d = np.array([1.0, 1.0, 1.0, 2.0, -2.0], dtype=np.float32)
+    ours = value(case, SPECIAL), vjp(case, SPECIAL, d)
+    with _fast.generic_path():
+        generic = value(case, SPECIAL), vjp(case, SPECIAL, d)
+    for kernel, reference in zip(ours, generic, strict=True):
+        # the limits at ±inf and NaN (±0 is a point of the mpmath tests,
+        # where the generic path may be an ULP off), and the signs at ±0
+        np.testing.assert_array_equal(kernel[:3], reference[:3], err_msg=case.id)
+        np.testing.assert_array_equal(np.signbit(kernel[3:]), np.signbit(reference[3:]))
+
+
+@pytest.mark.parametrize("case", CASES[::3], ids=[c.id for c in CASES[::3]])
+def test_an_element_has_the_same_bits_at_every_size_and_offset(kernels_on, case):
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal(1000) * 8).astype(np.float32)
+    d = rng.standard_normal(1000).astype(np.float32)
+    whole = value(case, x), vjp(case, x, d)
+    for start, stop in [(0, 1), (1, 2), (3, 70), (63, 64), (64, 130), (5, 1000)]:
+        part = value(case, x[start:stop]), vjp(case, x[start:stop], d[start:stop])
+        for ours, reference in zip(part, whole, strict=True):
+            np.testing.assert_array_equal(ours, reference[start:stop])
+    # a strided view is copied, and gives the same bits again
+    strided = value(case, x[::3]), vjp(case, x[::3], d[::3])
+    for ours, reference in zip(strided, whole, strict=True):
+        np.testing.assert_array_equal(ours, reference[::3])
+
+
+def test_threaded_shares_give_the_bits_of_one_thread(kernels_on, monkeypatch):
+    rng = np.random.default_rng(8)
+    x = (rng.standard_normal(3 * _fast.KERNEL_THREADED + 17) * 8).astype(np.float32)
+    threaded = xact.gelu(x), xact.mish(x)
+    monkeypatch.setenv("XACT_NUM_THREADS", "1")
+    single = xact.gelu(x), xact.mish(x)
+    for ours, reference in zip(threaded, single, strict=True):
+        np.testing.assert_array_equal(ours, reference)
+
+
+def test_shapes_and_read_only_input(kernels_on):
+    x = np.linspace(-4, 4, 24, dtype=np.float32).reshape(2, 3, 4)
+    x.flags.writeable = False
+    y = xact.silu(x)
+    assert y.shape == (2, 3, 4)
+    assert y.flags.writeable
+    assert xact.silu(np.float32(1.5).reshape(())).shape == ()
+    assert xact.silu(np.empty((0, 3), np.float32)).shape == (0, 3)
+    np.testing.assert_array_equal(xact.silu(x[:, ::2]), y[:, ::2])
+
+
+def test_without_the_extension_the_generic_path_runs(monkeypatch):
+    # what a machine without a C compiler at install time runs
+    x = exact("value", CASES[0], np.float32).xs
+    monkeypatch.setattr(_kernels, "_cpu", None)
+    monkeypatch.setattr(_kernels, "_missing", "no module named xact._kernels._cpu")
+    assert _kernels.cpu_status().startswith("not built")
+    for case in CASES[:8]:
+        reference = exact("value", case, np.float32)
+        errors = ulp_errors(value(case, reference.xs), reference, np.float32)
+        assert np.nanmax(errors) <= 4.0, case.id
+    assert xact.gelu(x).dtype == np.float32
