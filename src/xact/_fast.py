@@ -173,8 +173,14 @@ def _in_parallel(size: int, chunk: int, run: Callable[[int, int], None]) -> None
         for start in range(first, last, chunk):
             run(start, min(start + chunk, last))
 
-    for future in [_pool().submit(walk, s) for s in range(0, size, share)]:
-        future.result()  # re-raises a worker's exception (or warning as error)
+    # the calling thread walks the first share itself: one hand-off fewer
+    # (a pool thread takes tens of microseconds to wake)
+    futures = [_pool().submit(walk, s) for s in range(share, size, share)]
+    try:
+        walk(0)
+    finally:
+        for future in futures:
+            future.result()  # re-raises a worker's exception (or warning as error)
 
 
 def _chunked(
@@ -272,8 +278,12 @@ def _chunked_torch(
 
 # --- numpy float32: the compiled kernels -------------------------------------
 
-# below this many elements a kernel runs on the calling thread alone
-KERNEL_THREADED = 32768
+# below this many elements a kernel runs on the calling thread alone: waking
+# a pool thread costs ~60 us here, a float64 exp ~1 ns an element, and a
+# kernel of arithmetic alone is a pass over memory (relu at 1e6: 0.12 ms on
+# one thread, 0.16 ms on two)
+KERNEL_THREADED = 131072
+ARITHMETIC_THREADED = 4 * 1024 * 1024
 
 
 def compiled_value(
@@ -284,14 +294,14 @@ def compiled_value(
     kernel = _kernel_for(xp, name, "value", x, params)
     if kernel is None:
         return None
-    index, (p0, p1), cpu = kernel
+    index, threaded, (p0, p1), cpu = kernel
     source = _contiguous(x)
     out = np.empty(source.shape, dtype=np.float32)
 
     def run(start: int, stop: int) -> None:
         cpu.value(index, source, out, start, stop, p0, p1)
 
-    _run_kernel(source.size, run)
+    _run_kernel(source.size, threaded, run)
     return out
 
 
@@ -303,29 +313,32 @@ def compiled_vjp(
     kernel = _kernel_for(xp, name, "vjp", x, params)
     if kernel is None or d.dtype != np.float32:
         return None
-    index, (p0, p1), cpu = kernel
+    index, threaded, (p0, p1), cpu = kernel
     source, gradient = _contiguous(x), _contiguous(d)
     out = np.empty(source.shape, dtype=np.float32)
 
     def run(start: int, stop: int) -> None:
         cpu.vjp(index, source, gradient, out, start, stop, p0, p1)
 
-    _run_kernel(source.size, run)
+    _run_kernel(source.size, threaded, run)
     return out
 
 
 def _kernel_for(
     xp: Namespace, name: str, direction: str, x: Array, params: dict[str, Any]
-) -> tuple[int, tuple[float, float], Any] | None:
+) -> tuple[int, int, tuple[float, float], Any] | None:
+    """The kernel's index, the size from which it runs threaded, its
+    arguments and the extension; None where no kernel serves."""
     cpu = _kernels.cpu()
     if cpu is None or not _enabled or not is_numpy(xp) or x.dtype != np.float32:
         return None
     found = find_kernel(name, direction, params)
     if found is None:
         return None
-    index, args = found
+    index, kernel, args = found
     p0, p1 = (*args, 0.0, 0.0)[:2]
-    return index, (p0, p1), cpu
+    threaded = ARITHMETIC_THREADED if kernel.arithmetic_only else KERNEL_THREADED
+    return index, threaded, (p0, p1), cpu
 
 
 def _contiguous(x: Array) -> Array:
@@ -334,11 +347,11 @@ def _contiguous(x: Array) -> Array:
     return x if x.flags.c_contiguous else np.ascontiguousarray(x)
 
 
-def _run_kernel(size: int, run: Callable[[int, int], None]) -> None:
-    if size < KERNEL_THREADED or _threads() == 1:
+def _run_kernel(size: int, threaded: int, run: Callable[[int, int], None]) -> None:
+    if size < threaded or _threads() == 1:
         run(0, size)
     else:
-        _in_parallel(size, KERNEL_THREADED, run)
+        _in_parallel(size, threaded // 2, run)
 
 
 # --- float32 through float64 -------------------------------------------------

@@ -27,7 +27,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Expression", "Recorder", "StaticParameterError", "c_function"]
+__all__ = [
+    "MATH_FUNCTIONS",
+    "Expression",
+    "Recorder",
+    "StaticParameterError",
+    "c_function",
+]
+
+# the C library's functions a formula may call (the vector ones from libmvec)
+MATH_FUNCTIONS = ("exp", "log", "log1p", "expm1", "tanh", "erfc", "sqrt")
 
 
 class StaticParameterError(TypeError):
@@ -245,7 +254,7 @@ def _math_function(name: str) -> Callable[[Recorder, Any], Expression]:
     return record
 
 
-for _name in ("exp", "log", "log1p", "expm1", "tanh", "erfc", "sqrt"):
+for _name in MATH_FUNCTIONS:
     setattr(Recorder, _name, _math_function(_name))
 
 

@@ -56,6 +56,24 @@ class Kernel:
     def matches(self, params: Mapping[str, Any]) -> bool:
         return all(params[k] == v for k, v in self.fixed)
 
+    def source(self) -> str:
+        from .record import c_function
+
+        return c_function(
+            self.name,
+            self.formula(),
+            self.inputs,
+            self.parameters,
+            dict(self.fixed),
+            dict(self.excluded),
+        )
+
+    @property
+    def arithmetic_only(self) -> bool:
+        """No call of the C library's math (the kinks, softsign): a pass
+        over memory, which a second thread does not speed up at 1e6."""
+        return _arithmetic_only(self)
+
 
 def _slug(value: Any) -> str:
     return str(value).replace(".0", "").replace("-", "minus_").replace(".", "_")
@@ -86,6 +104,14 @@ def kernels() -> tuple[Kernel, ...]:
 
 
 @cache
+def _arithmetic_only(kernel: Kernel) -> bool:
+    from .record import MATH_FUNCTIONS
+
+    source = kernel.source()
+    return not any(f"{name}(" in source for name in MATH_FUNCTIONS)
+
+
+@cache
 def _by_function(function: str, direction: str) -> tuple[tuple[int, Kernel], ...]:
     return tuple(
         (index, kernel)
@@ -96,12 +122,12 @@ def _by_function(function: str, direction: str) -> tuple[tuple[int, Kernel], ...
 
 def find(
     function: str, direction: str, params: Mapping[str, Any]
-) -> tuple[int, tuple[float, ...]] | None:
-    """The index of the kernel for these parameters among the direction's
-    kernels, and its run-time arguments; None for a function without one."""
+) -> tuple[int, Kernel, tuple[float, ...]] | None:
+    """The kernel for these parameters, its index among the direction's
+    kernels and its run-time arguments; None for a function without one."""
     for index, kernel in _by_function(function, direction):
         if kernel.matches(params):
-            return index, tuple(float(params[p]) for p in kernel.parameters)
+            return index, kernel, tuple(float(params[p]) for p in kernel.parameters)
     return None
 
 
@@ -135,21 +161,7 @@ XACT_KERNEL double xact_minimum(double a, double b)
 
 def c_source() -> str:
     """The generated C source of every kernel (``kernels.h``)."""
-    from .record import c_function
-
-    parts = [HEADER]
-    for kernel in kernels():
-        fixed = dict(kernel.fixed)
-        parts.append(
-            c_function(
-                kernel.name,
-                kernel.formula(),
-                kernel.inputs,
-                kernel.parameters,
-                fixed,
-                dict(kernel.excluded),
-            )
-        )
+    parts = [HEADER, *(kernel.source() for kernel in kernels())]
     for direction in DIRECTIONS:
         lines = [f"#define XACT_{direction.upper()}_KERNELS(K)"]
         for kernel in kernels():
