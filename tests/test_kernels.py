@@ -162,3 +162,90 @@ def test_without_the_extension_the_generic_path_runs(monkeypatch):
         errors = ulp_errors(value(case, reference.xs), reference, np.float32)
         assert np.nanmax(errors) <= 4.0, case.id
     assert xact.gelu(x).dtype == np.float32
+
+
+# --- PyTorch CPU tensors: the same kernels, under autograd ------------------
+
+torch = pytest.importorskip("torch", reason="needs PyTorch")  # the torch extra
+
+
+def torch_value_and_grad(case, xs):
+    x = torch.tensor(xs, dtype=torch.float32, requires_grad=True)
+    y = getattr(xact, case.name)(x, **case.kwargs)
+    (g,) = torch.autograd.grad(y.sum(), x)
+    return y.detach().numpy(), g.numpy()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_torch_autograd_through_xact_is_within_1_ulp(kernels_on, case):
+    # autograd used to differentiate the composition of torch operations
+    # (tanh' at 15.94 was 1.7e7 ULP off); now it runs xact's derivative
+    values = exact("value", case, np.float32)
+    slopes = exact("derivative", case, np.float32)
+    y, g = torch_value_and_grad(case, values.xs)
+    check_against_mpmath(y, values, f"{case.id} value on torch")
+    check_against_mpmath(g, slopes, f"{case.id} autograd on torch")
+
+
+TRANSFORMED = ["gelu", "silu", "elu", "softplus", "tanh", "hard_swish"]
+
+
+# torch loads its decompositions (forward AD, compile) through torch.jit.script
+@pytest.mark.filterwarnings("ignore:`torch.jit.script:DeprecationWarning")
+@pytest.mark.parametrize("name", TRANSFORMED)
+def test_torch_transforms_agree_with_float64(kernels_on, name):
+    # grad, vmap, jacfwd and forward AD run the kernels (or, under
+    # torch.func, the composed math); a double backward differentiates the
+    # composed derivative. The reference: the same in float64, on the
+    # generic path, at points off every kink.
+    f = getattr(xact, name)
+
+    def computed(x):
+        t = x.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(f(t).sum(), t, create_graph=True)
+        (gg,) = torch.autograd.grad(g.sum(), t)
+        with torch.autograd.forward_ad.dual_level():
+            dual = torch.autograd.forward_ad.make_dual(x, torch.ones_like(x))
+            tangent = torch.autograd.forward_ad.unpack_dual(f(dual)).tangent
+        return [
+            g.detach(),
+            gg,
+            torch.func.grad(lambda t: f(t).sum())(x),
+            torch.func.vmap(f)(x.reshape(1, -1))[0],
+            torch.func.jacfwd(f)(x).diagonal(),
+            tangent,
+        ]
+
+    x = torch.linspace(-3.9, 3.9, 16)
+    ours = computed(x)
+    with _fast.generic_path():
+        reference = computed(x.double())
+    labels = ["grad", "double backward", "func.grad", "vmap", "jacfwd", "forward AD"]
+    for label, a, b in zip(labels, ours, reference, strict=True):
+        assert a is not None, label
+        assert a.dtype == torch.float32, label
+        np.testing.assert_allclose(
+            a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6, err_msg=label
+        )
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:Dynamo detected a call to a `functools.lru_cache`")
+def test_torch_compile_runs_xact(kernels_on):
+    x = torch.linspace(-4.0, 4.0, 33)
+    compiled = torch.compile(lambda t: xact.gelu(t) * 2.0)
+    np.testing.assert_allclose(
+        compiled(x).numpy(), (xact.gelu(x) * 2.0).numpy(), rtol=2e-6, atol=1e-7
+    )
+
+
+def test_torch_tensors_without_grad_are_zero_copy_inputs(kernels_on):
+    x = torch.linspace(-3.0, 3.0, 1000)
+    y = xact.mish(x)
+    assert type(y) is torch.Tensor
+    assert y.dtype == torch.float32
+    np.testing.assert_array_equal(y.numpy(), xact.mish(x.numpy()))
+    strided = x.reshape(10, 100)[:, ::3]
+    np.testing.assert_array_equal(
+        xact.mish(strided).numpy(), y.reshape(10, 100)[:, ::3].numpy()
+    )

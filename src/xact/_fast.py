@@ -287,13 +287,37 @@ ARITHMETIC_THREADED = 4 * 1024 * 1024
 
 
 def compiled_value(
-    xp: Namespace, name: str, x: Array, params: dict[str, Any]
+    xp: Namespace, name: str, math: Math, x: Array, params: dict[str, Any]
 ) -> Array | None:
-    """``name``'s value of a float32 NumPy ``x`` by its compiled kernel
-    (:mod:`xact._kernels`), or None where no kernel serves."""
+    """``name``'s value of a float32 NumPy array or PyTorch CPU tensor by
+    its compiled kernel (:mod:`xact._kernels`), or None where no kernel
+    serves. ``math`` is the composed definition, which a tensor's double
+    backward differentiates."""
     kernel = _kernel_for(xp, name, "value", x, params)
     if kernel is None:
         return None
+    if is_torch(xp):
+        return _torch_value(kernel, name, math, x, params)
+    return _value(kernel, x)
+
+
+def compiled_vjp(
+    xp: Namespace, name: str, x: Array, d: Array, params: dict[str, Any]
+) -> Array | None:
+    """``d`` times ``name``'s derivative at a float32 NumPy array or PyTorch
+    CPU tensor ``x`` by its compiled kernel, or None where no kernel serves."""
+    kernel = _kernel_for(xp, name, "vjp", x, params)
+    if kernel is None or d.dtype != x.dtype:
+        return None
+    if is_torch(xp):
+        return _torch_vjp(kernel, x, d)
+    return _vjp(kernel, x, d)
+
+
+Kernel = tuple[int, int, tuple[float, float], Any]
+
+
+def _value(kernel: Kernel, x: Array) -> Array:
     index, threaded, (p0, p1), cpu = kernel
     source = _contiguous(x)
     out = np.empty(source.shape, dtype=np.float32)
@@ -305,14 +329,7 @@ def compiled_value(
     return out
 
 
-def compiled_vjp(
-    xp: Namespace, name: str, x: Array, d: Array, params: dict[str, Any]
-) -> Array | None:
-    """``d`` times ``name``'s derivative at a float32 NumPy ``x`` by its
-    compiled kernel, or None where no kernel serves."""
-    kernel = _kernel_for(xp, name, "vjp", x, params)
-    if kernel is None or d.dtype != np.float32:
-        return None
+def _vjp(kernel: Kernel, x: Array, d: Array) -> Array:
     index, threaded, (p0, p1), cpu = kernel
     source, gradient = _contiguous(x), _contiguous(d)
     out = np.empty(source.shape, dtype=np.float32)
@@ -326,11 +343,16 @@ def compiled_vjp(
 
 def _kernel_for(
     xp: Namespace, name: str, direction: str, x: Array, params: dict[str, Any]
-) -> tuple[int, int, tuple[float, float], Any] | None:
+) -> Kernel | None:
     """The kernel's index, the size from which it runs threaded, its
     arguments and the extension; None where no kernel serves."""
     cpu = _kernels.cpu()
-    if cpu is None or not _enabled or not is_numpy(xp) or x.dtype != np.float32:
+    if cpu is None or not _enabled:
+        return None
+    if is_numpy(xp):
+        if x.dtype != np.float32:
+            return None
+    elif not (is_torch(xp) and _torch_kernel_serves(x)):
         return None
     found = find_kernel(name, direction, params)
     if found is None:
@@ -352,6 +374,110 @@ def _run_kernel(size: int, threaded: int, run: Callable[[int, int], None]) -> No
         run(0, size)
     else:
         _in_parallel(size, threaded // 2, run)
+
+
+# --- torch CPU float32: the compiled kernels, zero-copy ----------------------
+
+
+def _torch_kernel_serves(x: Array) -> bool:
+    """A float32 CPU tensor outside torch.compile and torch.func's
+    transforms (those trace or wrap the tensor: the composed math runs)."""
+    import torch
+
+    if x.dtype != torch.float32 or x.device.type != "cpu":
+        return False
+    if torch.compiler.is_compiling():
+        return False
+    functorch = torch._C._functorch
+    return not functorch.is_functorch_wrapped_tensor(x) and (
+        functorch.peek_interpreter_stack() is None
+    )
+
+
+def _as_numpy(t: Any) -> Any:
+    return t.detach().contiguous().numpy()  # a view, or a copy of a strided one
+
+
+def _torch_value(
+    kernel: Kernel, name: str, math: Math, x: Array, params: dict[str, Any]
+) -> Array:
+    import torch
+
+    if (torch.is_grad_enabled() and x.requires_grad) or _is_dual(x):
+        return _kernel_function().apply(x, kernel, name, math, params)
+    return torch.from_numpy(_value(kernel, _as_numpy(x)))
+
+
+def _is_dual(x: Array) -> bool:
+    """A tensor with a forward-mode tangent (``torch.autograd.forward_ad``)."""
+    from torch.autograd import forward_ad
+
+    return forward_ad._current_level >= 0 and (
+        forward_ad.unpack_dual(x).tangent is not None  # type: ignore[no-untyped-call]
+    )
+
+
+def _torch_vjp(kernel: Kernel, x: Array, d: Array) -> Array:
+    import torch
+
+    return torch.from_numpy(_vjp(kernel, _as_numpy(x), _as_numpy(d)))
+
+
+@lru_cache(maxsize=1)
+def _kernel_function() -> Any:
+    import torch
+
+    from ._registry import entry
+
+    class KernelFunction(torch.autograd.Function):
+        """An activation whose forward and backward are xact's kernels, so
+        that autograd gives xact's analytic derivative (within 1 ULP), not
+        the derivative of a composition of torch operations."""
+
+        @staticmethod
+        def forward(
+            x: Any, kernel: Kernel, name: str, math: Math, params: dict[str, Any]
+        ) -> Any:
+            return torch.from_numpy(_value(kernel, _as_numpy(x)))
+
+        @staticmethod
+        def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
+            x, _, name, math, params = inputs
+            ctx.save_for_backward(x)
+            ctx.save_for_forward(x)
+            ctx.name, ctx.math, ctx.params = name, math, params
+
+        @staticmethod
+        def backward(ctx: Any, d: Any) -> tuple[Any, None, None, None, None]:
+            (x,) = ctx.saved_tensors
+            # create_graph: the composed derivative, which autograd can
+            # differentiate again
+            composed = torch.is_grad_enabled()
+            return _slope_times(ctx, x, d, composed), None, None, None, None
+
+        @staticmethod
+        def jvp(ctx: Any, t: Any, *_: Any) -> Any:
+            (x,) = ctx.saved_tensors
+            return _slope_times(ctx, x, t, composed=False)  # elementwise
+
+    def _slope_times(ctx: Any, x: Any, d: Any, composed: bool) -> Any:
+        xp = _torch_namespace()
+        kernel = _kernel_for(xp, ctx.name, "vjp", x, ctx.params)
+        if kernel is not None and not composed:
+            return _torch_vjp(kernel, x, d)
+        y = ctx.math(xp, x, **ctx.params)
+        return entry(ctx.name).vjp(xp, x, y, d, **ctx.params)
+
+    return KernelFunction
+
+
+@lru_cache(maxsize=1)
+def _torch_namespace() -> Namespace:
+    import torch
+
+    from ._namespace import namespace_of_array
+
+    return namespace_of_array(torch.empty(0))
 
 
 # --- float32 through float64 -------------------------------------------------

@@ -65,7 +65,7 @@ def apply_elementwise(
     xp, x = resolve_one(name, x)
     (x,), rounded_back = in_compute_dtype(xp, x)
     check_representable(name, params, finfo_of(xp, x.dtype), x.dtype)
-    result = compiled_value(xp, name, x, params) if elementwise else None
+    result = compiled_value(xp, name, math, x, params) if elementwise else None
     if result is None:
         math = values_for(xp, name, math, x)
         result = evaluate(xp, math, (x,), params, elementwise=elementwise)
