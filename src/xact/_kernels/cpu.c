@@ -36,6 +36,9 @@ double tanh(double);
 double erfc(double);
 #endif
 
+/* every kernel inlined into its loop: a call left out of line (gcc stops
+ * inlining in a file this size) keeps the loop scalar */
+#define XACT_KERNEL static inline __attribute__((always_inline))
 #include "kernels.h"
 
 #if defined(XACT_TARGET_CLONES)

@@ -23,6 +23,17 @@ XACT_KERNEL double xact_minimum(double a, double b)
     return (a <= b || a != a) ? a : b;
 }
 
+/* the same against a bound b that is never NaN (a constant or parameter) */
+XACT_KERNEL double xact_maximum_bounded(double a, double b)
+{
+    return (b > a) ? b : a;
+}
+
+XACT_KERNEL double xact_minimum_bounded(double a, double b)
+{
+    return (b < a) ? b : a;
+}
+
 XACT_KERNEL double xact_relu_value(double x)
 {
     const int t0 = x <= 0.0;
@@ -41,8 +52,8 @@ XACT_KERNEL double xact_relu6_value(double x)
 
 XACT_KERNEL double xact_leaky_relu_negative_slope_0_value(double x)
 {
-    const double t0 = xact_maximum(x, (-1.0));
-    const double t1 = xact_minimum(t0, 1.0);
+    const double t0 = xact_maximum_bounded(x, (-1.0));
+    const double t1 = xact_minimum_bounded(t0, 1.0);
     const int t2 = x > 0.0;
     const double t3 = t1 * 0.0;
     const double t4 = t2 ? x : t3;
@@ -60,7 +71,7 @@ XACT_KERNEL double xact_leaky_relu_value(double x, double negative_slope)
 XACT_KERNEL double xact_elu_value(double x, double alpha)
 {
     const double t0 = 1.0 * alpha;
-    const double t1 = xact_minimum(x, 0.0);
+    const double t1 = xact_minimum_bounded(x, 0.0);
     const double t2 = expm1(t1);
     const double t3 = t0 * t2;
     const int t4 = x > 0.0;
@@ -71,7 +82,7 @@ XACT_KERNEL double xact_elu_value(double x, double alpha)
 
 XACT_KERNEL double xact_selu_value(double x)
 {
-    const double t0 = xact_minimum(x, 0.0);
+    const double t0 = xact_minimum_bounded(x, 0.0);
     const double t1 = expm1(t0);
     const double t2 = 1.7580993408473766 * t1;
     const int t3 = x > 0.0;
@@ -82,7 +93,7 @@ XACT_KERNEL double xact_selu_value(double x)
 
 XACT_KERNEL double xact_celu_value(double x, double alpha)
 {
-    const double t0 = xact_minimum(x, 0.0);
+    const double t0 = xact_minimum_bounded(x, 0.0);
     const double t1 = t0 / alpha;
     const double t2 = expm1(t1);
     const double t3 = alpha * t2;
@@ -93,7 +104,7 @@ XACT_KERNEL double xact_celu_value(double x, double alpha)
 
 XACT_KERNEL double xact_gelu_approximate_none_value(double x)
 {
-    const double t0 = xact_maximum(x, (-200.0));
+    const double t0 = xact_maximum_bounded(x, (-200.0));
     const double t1 = 0.5 * t0;
     const double t2 = (-0.7071067811865476) * t0;
     const double t3 = erfc(t2);
@@ -103,8 +114,8 @@ XACT_KERNEL double xact_gelu_approximate_none_value(double x)
 
 XACT_KERNEL double xact_gelu_approximate_tanh_value(double x)
 {
-    const double t0 = xact_maximum(x, (-200.0));
-    const double t1 = xact_maximum(t0, (-20.0));
+    const double t0 = xact_maximum_bounded(x, (-200.0));
+    const double t1 = xact_maximum_bounded(t0, (-20.0));
     const double t2 = t1 * t1;
     const double t3 = t1 * t2;
     const double t4 = 0.044715 * t3;
@@ -119,7 +130,7 @@ XACT_KERNEL double xact_gelu_approximate_tanh_value(double x)
 
 XACT_KERNEL double xact_silu_value(double x)
 {
-    const double t0 = xact_maximum(x, (-200.0));
+    const double t0 = xact_maximum_bounded(x, (-200.0));
     const double t1 = -t0;
     const double t2 = exp(t1);
     const double t3 = 1.0 + t2;
@@ -129,8 +140,8 @@ XACT_KERNEL double xact_silu_value(double x)
 
 XACT_KERNEL double xact_mish_value(double x)
 {
-    const double t0 = xact_maximum(x, (-200.0));
-    const double t1 = xact_minimum(t0, 20.0);
+    const double t0 = xact_maximum_bounded(x, (-200.0));
+    const double t1 = xact_minimum_bounded(t0, 20.0);
     const double t2 = exp(t1);
     const double t3 = t2 + 2.0;
     const double t4 = t2 * t3;
@@ -143,7 +154,7 @@ XACT_KERNEL double xact_mish_value(double x)
 XACT_KERNEL double xact_softplus_value(double x, double beta)
 {
     const double t0 = beta * x;
-    const double t1 = xact_maximum(t0, 0.0);
+    const double t1 = xact_maximum_bounded(t0, 0.0);
     const double t2 = fabs(t0);
     const double t3 = -t2;
     const double t4 = exp(t3);
@@ -155,8 +166,8 @@ XACT_KERNEL double xact_softplus_value(double x, double beta)
 
 XACT_KERNEL double xact_softsign_value(double x)
 {
-    const double t0 = xact_maximum(x, (-1.152921504606847e+18));
-    const double t1 = xact_minimum(t0, 1.152921504606847e+18);
+    const double t0 = xact_maximum_bounded(x, (-1.152921504606847e+18));
+    const double t1 = xact_minimum_bounded(t0, 1.152921504606847e+18);
     const double t2 = fabs(t1);
     const double t3 = 1.0 + t2;
     const double t4 = t1 / t3;
@@ -165,7 +176,7 @@ XACT_KERNEL double xact_softsign_value(double x)
 
 XACT_KERNEL double xact_sigmoid_value(double x)
 {
-    const double t0 = xact_maximum(x, (-200.0));
+    const double t0 = xact_maximum_bounded(x, (-200.0));
     const double t1 = -t0;
     const double t2 = exp(t1);
     const double t3 = 1.0 + t2;
@@ -175,7 +186,7 @@ XACT_KERNEL double xact_sigmoid_value(double x)
 
 XACT_KERNEL double xact_log_sigmoid_value(double x)
 {
-    const double t0 = xact_minimum(x, 0.0);
+    const double t0 = xact_minimum_bounded(x, 0.0);
     const double t1 = fabs(x);
     const double t2 = -t1;
     const double t3 = exp(t2);
@@ -188,17 +199,17 @@ XACT_KERNEL double xact_hard_sigmoid_value(double x)
 {
     const double t0 = x + 3.0;
     const double t1 = t0 / 6.0;
-    const double t2 = xact_maximum(t1, 0.0);
-    const double t3 = xact_minimum(t2, 1.0);
+    const double t2 = xact_maximum_bounded(t1, 0.0);
+    const double t3 = xact_minimum_bounded(t2, 1.0);
     return t3;
 }
 
 XACT_KERNEL double xact_hard_swish_value(double x)
 {
-    const double t0 = xact_maximum(x, (-4.0));
+    const double t0 = xact_maximum_bounded(x, (-4.0));
     const double t1 = t0 + 3.0;
-    const double t2 = xact_maximum(t1, 0.0);
-    const double t3 = xact_minimum(t2, 6.0);
+    const double t2 = xact_maximum_bounded(t1, 0.0);
+    const double t3 = xact_minimum_bounded(t2, 6.0);
     const double t4 = t0 * t3;
     const double t5 = t4 / 6.0;
     return t5;
@@ -221,8 +232,8 @@ XACT_KERNEL double xact_tanh_value(double x)
 
 XACT_KERNEL double xact_tanh_shrink_value(double x)
 {
-    const double t0 = xact_maximum(x, (-0.0625));
-    const double t1 = xact_minimum(t0, 0.0625);
+    const double t0 = xact_maximum_bounded(x, (-0.0625));
+    const double t1 = xact_minimum_bounded(t0, 0.0625);
     const double t2 = t1 * t1;
     const double t3 = t1 * t2;
     const double t4 = t2 * (-0.021869488536155203);
@@ -335,7 +346,7 @@ XACT_KERNEL double xact_leaky_relu_vjp(double x, double d, double negative_slope
 XACT_KERNEL double xact_elu_vjp(double x, double d, double alpha)
 {
     const int t0 = x > 0.0;
-    const double t1 = xact_minimum(x, 0.0);
+    const double t1 = xact_minimum_bounded(x, 0.0);
     const double t2 = exp(t1);
     const double t3 = alpha * t2;
     const double t4 = t0 ? 1.0 : t3;
@@ -346,7 +357,7 @@ XACT_KERNEL double xact_elu_vjp(double x, double d, double alpha)
 XACT_KERNEL double xact_selu_vjp(double x, double d)
 {
     const int t0 = x > 0.0;
-    const double t1 = xact_minimum(x, 0.0);
+    const double t1 = xact_minimum_bounded(x, 0.0);
     const double t2 = exp(t1);
     const double t3 = 1.6732632423543772 * t2;
     const double t4 = t0 ? 1.0 : t3;
@@ -358,8 +369,8 @@ XACT_KERNEL double xact_selu_vjp(double x, double d)
 XACT_KERNEL double xact_celu_vjp(double x, double d, double alpha)
 {
     const double t0 = (-800.0) * alpha;
-    const double t1 = xact_maximum(x, t0);
-    const double t2 = xact_minimum(t1, 0.0);
+    const double t1 = xact_maximum_bounded(x, t0);
+    const double t2 = xact_minimum_bounded(t1, 0.0);
     const double t3 = t2 / alpha;
     const int t4 = x > 0.0;
     const double t5 = exp(t3);
@@ -370,8 +381,8 @@ XACT_KERNEL double xact_celu_vjp(double x, double d, double alpha)
 
 XACT_KERNEL double xact_gelu_approximate_none_vjp(double x, double d)
 {
-    const double t0 = xact_maximum(x, (-64.0));
-    const double t1 = xact_minimum(t0, 64.0);
+    const double t0 = xact_maximum_bounded(x, (-64.0));
+    const double t1 = xact_minimum_bounded(t0, 64.0);
     const double t2 = (-0.7071067811865476) * t1;
     const double t3 = erfc(t2);
     const double t4 = 0.5 * t3;
@@ -387,8 +398,8 @@ XACT_KERNEL double xact_gelu_approximate_none_vjp(double x, double d)
 
 XACT_KERNEL double xact_gelu_approximate_tanh_vjp(double x, double d)
 {
-    const double t0 = xact_maximum(x, (-20.0));
-    const double t1 = xact_minimum(t0, 20.0);
+    const double t0 = xact_maximum_bounded(x, (-20.0));
+    const double t1 = xact_minimum_bounded(t0, 20.0);
     const double t2 = t1 * t1;
     const double t3 = t2 * t1;
     const double t4 = 0.044715 * t3;
@@ -412,8 +423,8 @@ XACT_KERNEL double xact_gelu_approximate_tanh_vjp(double x, double d)
 
 XACT_KERNEL double xact_silu_vjp(double x, double d)
 {
-    const double t0 = xact_maximum(x, (-200.0));
-    const double t1 = xact_minimum(t0, 200.0);
+    const double t0 = xact_maximum_bounded(x, (-200.0));
+    const double t1 = xact_minimum_bounded(t0, 200.0);
     const double t2 = -t1;
     const double t3 = exp(t2);
     const double t4 = 1.0 + t3;
@@ -428,8 +439,8 @@ XACT_KERNEL double xact_silu_vjp(double x, double d)
 
 XACT_KERNEL double xact_mish_vjp(double x, double d)
 {
-    const double t0 = xact_maximum(x, (-200.0));
-    const double t1 = xact_minimum(t0, 20.0);
+    const double t0 = xact_maximum_bounded(x, (-200.0));
+    const double t1 = xact_minimum_bounded(t0, 20.0);
     const double t2 = exp(t1);
     const double t3 = t2 + 2.0;
     const double t4 = t2 * t3;
@@ -451,8 +462,8 @@ XACT_KERNEL double xact_softplus_vjp(double x, double d, double beta)
     const double t0 = fabs(beta);
     const double t1 = 800.0 / t0;
     const double t2 = -t1;
-    const double t3 = xact_maximum(x, t2);
-    const double t4 = xact_minimum(t3, t1);
+    const double t3 = xact_maximum_bounded(x, t2);
+    const double t4 = xact_minimum_bounded(t3, t1);
     const double t5 = beta * t4;
     const int t6 = t5 >= 0.0;
     const double t7 = -t5;
@@ -547,7 +558,7 @@ XACT_KERNEL double xact_hard_tanh_vjp(double x, double d, double min_val, double
 XACT_KERNEL double xact_tanh_vjp(double x, double d)
 {
     const double t0 = fabs(x);
-    const double t1 = xact_minimum(t0, 400.0);
+    const double t1 = xact_minimum_bounded(t0, 400.0);
     const double t2 = (-2.0) * t1;
     const double t3 = exp(t2);
     const double t4 = 4.0 * t3;

@@ -57,7 +57,7 @@ class Expression:
     """A value of the recorded program: a C expression (a name or literal)
     of type double, or a condition (``int``)."""
 
-    __slots__ = ("condition", "excluded", "recorder", "text")
+    __slots__ = ("condition", "data", "excluded", "recorder", "text")
 
     shape = ()
     ndim = 0
@@ -68,8 +68,12 @@ class Expression:
         text: str,
         condition: bool = False,
         excluded: tuple[float, ...] = (),
+        data: bool = False,
     ):
         self.recorder, self.text, self.condition = recorder, text, condition
+        # computed from the input arrays (may be NaN), not from parameters
+        # and constants alone (never NaN: parameters are checked numbers)
+        self.data = data
         # values a parameter is known not to take (those have kernels of
         # their own): comparing with one of them is a Python False
         self.excluded = excluded
@@ -94,7 +98,7 @@ class Expression:
         left, right = (other, self) if reflected else (self, other)
         condition = operator in ("<", "<=", ">", ">=", "==", "!=", "&", "|")
         text = f"{recorder.operand(left)} {operator} {recorder.operand(right)}"
-        return recorder.emit(text, condition=condition)
+        return recorder.emit(text, condition=condition, data=_data(left, right))
 
     def __add__(self, other: Any) -> Any:
         return self._binary("+", other)
@@ -121,7 +125,7 @@ class Expression:
         return self._binary("/", other, reflected=True)
 
     def __neg__(self) -> Any:
-        return self.recorder.emit(f"-{self.text}")
+        return self.recorder.emit(f"-{self.text}", data=self.data)
 
     def __pos__(self) -> Any:
         return self
@@ -171,8 +175,10 @@ class Recorder:
 
     # --- the program ---------------------------------------------------------
 
-    def argument(self, name: str, excluded: tuple[float, ...] = ()) -> Expression:
-        return Expression(self, name, excluded=excluded)
+    def argument(
+        self, name: str, excluded: tuple[float, ...] = (), *, data: bool = False
+    ) -> Expression:
+        return Expression(self, name, excluded=excluded, data=data)
 
     def operand(self, value: Any) -> str:
         if isinstance(value, Expression):
@@ -185,7 +191,9 @@ class Recorder:
             return literal(float(value))
         raise TypeError(f"cannot record a {type(value).__name__} in a kernel")
 
-    def emit(self, text: str, *, condition: bool = False) -> Expression:
+    def emit(
+        self, text: str, *, condition: bool = False, data: bool = True
+    ) -> Expression:
         """A new temporary holding ``text`` (one per distinct text: a
         repeated subexpression is computed once)."""
         known = self._known.get(text)
@@ -194,12 +202,13 @@ class Recorder:
         name = f"t{len(self._known)}"
         kind = "int" if condition else "double"
         self.lines.append(f"    const {kind} {name} = {text};")
-        expression = Expression(self, name, condition)
+        expression = Expression(self, name, condition, data=data)
         self._known[text] = expression
         return expression
 
     def _call(self, function: str, *arguments: Any) -> Expression:
-        return self.emit(f"{function}({', '.join(map(self.operand, arguments))})")
+        text = f"{function}({', '.join(map(self.operand, arguments))})"
+        return self.emit(text, data=_data(*arguments))
 
     # --- the Array API functions the formulas use ----------------------------
 
@@ -213,13 +222,21 @@ class Recorder:
 
     def where(self, condition: Any, a: Any, b: Any, /) -> Expression:
         c, x, y = (self.operand(v) for v in (condition, a, b))
-        return self.emit(f"{c} ? {x} : {y}")
+        return self.emit(f"{c} ? {x} : {y}", data=_data(condition, a, b))
 
     def maximum(self, a: Any, b: Any, /) -> Expression:
-        return self._call("xact_maximum", a, b)
+        return self._extremum("xact_maximum", a, b)
 
     def minimum(self, a: Any, b: Any, /) -> Expression:
-        return self._call("xact_minimum", a, b)
+        return self._extremum("xact_minimum", a, b)
+
+    def _extremum(self, function: str, a: Any, b: Any) -> Expression:
+        # against a bound that is never NaN, the shorter form, which gcc
+        # vectorizes where the general one defeats it (a bound computed from
+        # a parameter, then a second extremum: gcc 12 left such loops scalar)
+        if not _data(b):
+            return self._call(f"{function}_bounded", a, b)
+        return self._call(function, a, b)
 
     def clip(self, x: Any, /, min: Any = None, max: Any = None) -> Any:
         if min is not None:
@@ -237,13 +254,18 @@ class Recorder:
         return self.emit(f"fabs({self.operand(x)}) == INFINITY", condition=True)
 
     def full_like(self, x: Any, /, fill_value: Any, **_: Any) -> Expression:
-        return Expression(self, self.operand(fill_value))
+        return Expression(self, self.operand(fill_value), data=_data(fill_value))
 
     def zeros_like(self, x: Any, /, **_: Any) -> Expression:
         return Expression(self, "0.0")
 
     def ones_like(self, x: Any, /, **_: Any) -> Expression:
         return Expression(self, "1.0")
+
+
+def _data(*values: Any) -> bool:
+    """Whether any of ``values`` depends on the input arrays."""
+    return any(isinstance(v, Expression) and v.data for v in values)
 
 
 def _math_function(name: str) -> Callable[[Recorder, Any], Expression]:
@@ -271,7 +293,7 @@ def c_function(
     ...)``; the ``fixed`` parameters are constants of this function, and a
     parameter never takes its ``excluded`` values."""
     recorder = Recorder()
-    arrays = [recorder.argument(a) for a in inputs]
+    arrays = [recorder.argument(a, data=True) for a in inputs]
     values = {p: recorder.argument(p, (excluded or {}).get(p, ())) for p in parameters}
     result = recorder.operand(formula(recorder, *arrays, **values, **(fixed or {})))
     signature = ", ".join(f"double {a}" for a in (*inputs, *parameters))

@@ -156,6 +156,17 @@ XACT_KERNEL double xact_minimum(double a, double b)
 {
     return (a <= b || a != a) ? a : b;
 }
+
+/* the same against a bound b that is never NaN (a constant or parameter) */
+XACT_KERNEL double xact_maximum_bounded(double a, double b)
+{
+    return (b > a) ? b : a;
+}
+
+XACT_KERNEL double xact_minimum_bounded(double a, double b)
+{
+    return (b < a) ? b : a;
+}
 """
 
 
