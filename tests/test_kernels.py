@@ -249,3 +249,14 @@ def test_torch_tensors_without_grad_are_zero_copy_inputs(kernels_on):
     np.testing.assert_array_equal(
         xact.mish(strided).numpy(), y.reshape(10, 100)[:, ::3].numpy()
     )
+
+
+def test_a_repeated_call_takes_the_short_lane_with_the_same_bits(kernels_on):
+    x = np.linspace(-5.0, 5.0, 64, dtype=np.float32)
+    first = xact.leaky_relu(x, negative_slope=0.25)  # checks, fills the lane
+    assert ("leaky_relu", ("negative_slope", 0.25)) in _fast._LANE
+    np.testing.assert_array_equal(xact.leaky_relu(x, negative_slope=0.25), first)
+    with _fast.generic_path():  # the lane is closed with the fast paths
+        assert _fast.float32_lane("leaky_relu", x, {"negative_slope": 0.25}) is None
+    with pytest.raises(ValueError, match="negative_slope"):  # still checked
+        xact.leaky_relu(x, negative_slope=float("nan"))

@@ -71,6 +71,7 @@ __all__ = [
     "evaluate",
     "evaluate_rows",
     "fast_paths_enabled",
+    "float32_lane",
     "generic_path",
     "use_fast_paths",
     "values_for",
@@ -298,7 +299,24 @@ def compiled_value(
         return None
     if is_torch(xp):
         return _torch_value(kernel, name, math, x, params)
+    _LANE[(name, *params.items())] = kernel  # the parameters were checked
     return _value(kernel, x)
+
+
+# (name, *parameters) -> the kernel, for parameters a call checked already
+_LANE: dict[tuple[Any, ...], Kernel] = {}
+
+
+def float32_lane(name: str, x: np.ndarray, params: dict[str, Any]) -> Array | None:
+    """The value of a float32 NumPy array by its kernel in one dictionary
+    look-up, for a function and parameters served before (None otherwise:
+    the caller takes the general path, which resolves, checks the
+    parameters and fills this lane). ``array_namespace`` alone would cost
+    more than a 64-element kernel call."""
+    if not _enabled:
+        return None
+    kernel = _LANE.get((name, *params.items()))
+    return None if kernel is None else _value(kernel, x)
 
 
 def compiled_vjp(
@@ -321,6 +339,9 @@ def _value(kernel: Kernel, x: Array) -> Array:
     index, threaded, (p0, p1), cpu = kernel
     source = _contiguous(x)
     out = np.empty(source.shape, dtype=np.float32)
+    if source.size < threaded:
+        cpu.value(index, source, out, 0, source.size, p0, p1)
+        return out
 
     def run(start: int, stop: int) -> None:
         cpu.value(index, source, out, start, stop, p0, p1)

@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from . import _elementwise as m
-from ._fast import compiled_value, evaluate, values_for
+from ._fast import compiled_value, evaluate, float32_lane, values_for
 from ._namespace import (
     Array,
     array_device,
@@ -23,6 +25,8 @@ from ._namespace import (
 )
 from ._public import public_names
 from ._validate import axis_index, real_parameter
+
+_FLOAT32 = np.dtype(np.float32)
 
 __all__ = [
     "celu",
@@ -62,6 +66,10 @@ def apply_elementwise(
     """Resolve ``x``, widen half precision, check that the parameters are
     numbers of the dtype computed in, apply ``math(xp, x, **params)`` (on the
     backend's fast path, :mod:`xact._fast`)."""
+    if type(x) is np.ndarray and x.dtype == _FLOAT32 and elementwise:
+        result = float32_lane(name, x, params)
+        if result is not None:
+            return result
     xp, x = resolve_one(name, x)
     (x,), rounded_back = in_compute_dtype(xp, x)
     check_representable(name, params, finfo_of(xp, x.dtype), x.dtype)
