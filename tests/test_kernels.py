@@ -260,3 +260,24 @@ def test_a_repeated_call_takes_the_short_lane_with_the_same_bits(kernels_on):
         assert _fast.float32_lane("leaky_relu", x, {"negative_slope": 0.25}) is None
     with pytest.raises(ValueError, match="negative_slope"):  # still checked
         xact.leaky_relu(x, negative_slope=float("nan"))
+
+
+@pytest.mark.exhaustive  # a wheel build: seconds
+def test_a_machine_without_a_c_compiler_still_builds_xact(tmp_path):
+    import subprocess
+    import sys
+    import zipfile
+
+    root = Path(xact.__file__).resolve().parents[2]
+    env = {**os.environ, "CC": "/bin/false"}
+    build = ["wheel", "--no-deps", "--no-build-isolation", "--quiet"]
+    subprocess.run(
+        [sys.executable, "-m", "pip", *build, "-w", str(tmp_path), str(root)],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "xact/_kernels/kernels.h" in names
+    assert not any(name.endswith(".so") for name in names)
