@@ -308,7 +308,8 @@ def pytest_collection_modifyitems(
 def pytest_deselected(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("exhaustive") is not None:
-            backend = item.callspec.params.get("library")
+            callspec = getattr(item, "callspec", None)  # none: not parametrized
+            backend = callspec.params.get("library") if callspec else None
             where = backend.value if isinstance(backend, Backend) else ""
             FULL_TIER_LEFT_OUT[where] = FULL_TIER_LEFT_OUT.get(where, 0) + 1
 
