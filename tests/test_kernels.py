@@ -231,9 +231,16 @@ def test_torch_transforms_agree_with_float64(kernels_on, name):
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.script:DeprecationWarning")
 @pytest.mark.filterwarnings("ignore:Dynamo detected a call to a `functools.lru_cache`")
-def test_torch_compile_runs_xact(kernels_on):
+@pytest.mark.parametrize(
+    "compiler",
+    [
+        "eager",  # Dynamo traces xact's composed math
+        pytest.param("inductor", marks=pytest.mark.exhaustive),  # C++: 30 s cold
+    ],
+)
+def test_torch_compile_runs_xact(kernels_on, compiler):
     x = torch.linspace(-4.0, 4.0, 33)
-    compiled = torch.compile(lambda t: xact.gelu(t) * 2.0)
+    compiled = torch.compile(lambda t: xact.gelu(t) * 2.0, backend=compiler)
     np.testing.assert_allclose(
         compiled(x).numpy(), (xact.gelu(x) * 2.0).numpy(), rtol=2e-6, atol=1e-7
     )
