@@ -288,3 +288,75 @@ def test_a_machine_without_a_c_compiler_still_builds_xact(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "xact/_kernels/kernels.h" in names
     assert not any(name.endswith(".so") for name in names)
+
+
+# --- the softmax family: row kernels ------------------------------------------
+
+ROW_FUNCTIONS = ["softmax", "log_softmax", "softmin"]
+
+
+def float32_ulps(result, reference64):
+    """|result - reference| in float32 ULPs of the reference (float64)."""
+    exact32 = reference64.astype(np.float32)
+    spacing = np.spacing(np.abs(exact32)).astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.abs(result.astype(np.float64) - reference64) / spacing
+
+
+@pytest.mark.parametrize(("name", "masked"), table.ROWS)  # softmin takes no mask
+def test_rows_within_1_ulp_of_float64(kernels_on, name, masked):
+    rng = np.random.default_rng(11)
+    for length in (1, 2, 7, 8, 63, 64, 65, 130, 1000):
+        x = (rng.standard_normal((37, length)) * 6).astype(np.float32)
+        kwargs = {}
+        if masked:
+            kwargs["where"] = rng.uniform(size=x.shape) < 0.7
+        ours = getattr(xact, name)(x, **kwargs)
+        assert ours.dtype == np.float32
+        with _fast.generic_path():
+            reference = getattr(xact, name)(x.astype(np.float64), **kwargs)
+        finite = np.isfinite(reference) & (reference != 0)
+        errors = float32_ulps(ours[finite], reference[finite])
+        assert errors.max(initial=0) <= KERNEL_ULP_BOUND, (name, length)
+        np.testing.assert_array_equal(ours[~finite], reference[~finite])
+
+
+@pytest.mark.parametrize("name", ROW_FUNCTIONS)
+def test_rows_with_infinities_nan_and_nothing_left(kernels_on, name):
+    inf, nan = np.inf, np.nan
+    x = np.array(
+        [
+            [1.0, inf, 2.0, inf],
+            [-inf, -inf, -inf, -inf],
+            [1.0, nan, 2.0, 3.0],
+            [3e38, -3e38, 0.0, 1.0],
+        ],
+        dtype=np.float32,
+    )
+    ours = getattr(xact, name)(x)
+    with _fast.generic_path(), np.errstate(over="ignore"):
+        # float64 rounded once: -6e38 is -inf in float32
+        generic = getattr(xact, name)(x.astype(np.float64)).astype(np.float32)
+    np.testing.assert_allclose(ours, generic, rtol=2e-7, atol=0)
+    if name != "softmin":
+        nothing = np.zeros(x.shape, dtype=bool)
+        nothing[0] = True
+        ours = getattr(xact, name)(x, where=nothing)
+        with _fast.generic_path():
+            generic = getattr(xact, name)(x, where=nothing)
+        np.testing.assert_array_equal(ours, generic)
+
+
+def test_a_row_has_the_same_bits_alone_and_in_a_batch(kernels_on):
+    rng = np.random.default_rng(12)
+    x = (rng.standard_normal((3 * _fast.KERNEL_THREADED // 100, 100)) * 5).astype(
+        np.float32
+    )
+    batch = xact.softmax(x), xact.log_softmax(x)
+    for row in (0, 1, x.shape[0] // 2, x.shape[0] - 1):
+        alone = xact.softmax(x[row : row + 1]), xact.log_softmax(x[row])
+        np.testing.assert_array_equal(alone[0][0], batch[0][row])
+        np.testing.assert_array_equal(alone[1], batch[1][row])
+    with _fast.generic_path():  # another axis takes the array path
+        other = xact.softmax(x.T, axis=0)
+    np.testing.assert_allclose(xact.softmax(x.T, axis=0), other, rtol=1e-6)

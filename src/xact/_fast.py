@@ -50,6 +50,7 @@ from . import _kernels
 from ._derivatives_wide import WIDE_SLOPES, plain_in_float64
 from ._elementwise_wide import WIDE_VALUES, WIDENED_ON_ARRAYS
 from ._kernels.table import find as find_kernel
+from ._kernels.table import find_row
 from ._namespace import (
     Array,
     Namespace,
@@ -66,6 +67,7 @@ __all__ = [
     "CHUNK",
     "FAST_PATHS",
     "backward_for",
+    "compiled_rows",
     "compiled_value",
     "compiled_vjp",
     "evaluate",
@@ -382,6 +384,56 @@ def _kernel_for(
     p0, p1 = (*args, 0.0, 0.0)[:2]
     threaded = ARITHMETIC_THREADED if kernel.arithmetic_only else KERNEL_THREADED
     return index, threaded, (p0, p1), cpu
+
+
+def compiled_rows(
+    xp: Namespace, function: str, x: Array, mask: Array | None, axis: int
+) -> Array | None:
+    """The softmax family along the last axis of a float32 NumPy array or
+    PyTorch CPU tensor (no autograd) by its row kernel; None where none
+    serves (another axis, another dtype: the caller's path runs)."""
+    cpu = _kernels.cpu()
+    if cpu is None or not _enabled or x.ndim == 0 or axis != x.ndim - 1:
+        return None
+    if is_torch(xp):
+        import torch
+
+        if not _torch_kernel_serves(x) or (torch.is_grad_enabled() and x.requires_grad):
+            return None
+        out = compiled_rows(
+            _numpy_namespace(),
+            function,
+            _as_numpy(x),
+            None if mask is None else _as_numpy(mask),
+            axis,
+        )
+        return None if out is None else torch.from_numpy(out)
+    if not is_numpy(xp) or x.dtype != np.float32:
+        return None
+    index = find_row(function, mask is not None)
+    if index is None:
+        return None
+    source = _contiguous(x)
+    where = None if mask is None else _contiguous(np.broadcast_to(mask, x.shape))
+    out = np.empty(source.shape, dtype=np.float32)
+    n = source.shape[-1]
+    rows = source.size // n if n else 0
+
+    def run(start: int, stop: int) -> None:
+        cpu.rows(index, source, where, out, n, start, stop)
+
+    if source.size < KERNEL_THREADED or _threads() == 1 or rows < 2:
+        run(0, rows)
+    else:
+        _in_parallel(rows, max(1, KERNEL_THREADED // 2 // max(n, 1)), run)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _numpy_namespace() -> Namespace:
+    from ._namespace import namespace_of_array
+
+    return namespace_of_array(np.empty(0))
 
 
 def _contiguous(x: Array) -> Array:

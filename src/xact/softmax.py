@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._fast import evaluate_rows, widens
+from ._fast import compiled_rows, evaluate_rows, widens
 from ._namespace import (
     Array,
     Namespace,
@@ -207,9 +207,11 @@ def _along_axis(
         kept = _logsumexp_kept if keepdims else _logsumexp_dropped
         result = evaluate_rows(xp, kept, y, None, index)
     else:
-        if widens(xp, y):
-            math = _WIDENED[math]
-        result = evaluate_rows(xp, math, y, mask, index)
+        result = compiled_rows(xp, fname, y, mask, index)
+        if result is None:
+            if widens(xp, y):
+                math = _WIDENED[math]
+            result = evaluate_rows(xp, math, y, mask, index)
     if scalar:
         result = xp.reshape(result, ())
     return rounded_back(result)

@@ -3,6 +3,7 @@ from typing_extensions import Buffer
 
 VALUES: tuple[str, ...]
 VJPS: tuple[str, ...]
+ROWS: tuple[str, ...]
 INSTRUCTION_SET: str
 
 def value(
@@ -17,5 +18,15 @@ def vjp(
     stop: int,
     p0: float,
     p1: float,
+    /,
+) -> None: ...
+def rows(
+    index: int,
+    x: Buffer,
+    where: Buffer | None,
+    y: Buffer,
+    n: int,
+    start: int,
+    stop: int,
     /,
 ) -> None: ...

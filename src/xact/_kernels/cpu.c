@@ -39,6 +39,7 @@ double erfc(double);
 /* every kernel inlined into its loop: a call left out of line (gcc stops
  * inlining in a file this size) keeps the loop scalar */
 #define XACT_KERNEL static inline __attribute__((always_inline))
+#define XACT_ROW static inline __attribute__((always_inline))
 #include "kernels.h"
 
 #if defined(XACT_TARGET_CLONES)
@@ -107,10 +108,29 @@ typedef void (*vjp_loop)(const float *, const float *, float *, Py_ssize_t,
 XACT_VALUE_KERNELS(VALUE_LOOP)
 XACT_VJP_KERNELS(VJP_LOOP)
 
+/* the softmax family: rows [start, stop) of a contiguous (rows, n) array */
+typedef void (*row_loop)(const float *, const unsigned char *, float *, Py_ssize_t,
+                         Py_ssize_t, Py_ssize_t);
+
+#define ROW_LOOP(name)                                                         \
+    XACT_CLONES static void rows_##name(const float *x, const unsigned char *w, \
+                                        float *y, Py_ssize_t n,               \
+                                        Py_ssize_t start, Py_ssize_t stop)    \
+    {                                                                          \
+        for (Py_ssize_t r = start; r < stop; r++)                              \
+            xact_##name(x + r * n, w ? w + r * n : NULL, y + r * n, (long)n);  \
+    }
+
+XACT_ROW_KERNELS(ROW_LOOP)
+
 #define VALUE_ENTRY(name, args) value_##name,
 #define VJP_ENTRY(name, args) vjp_##name,
 #define NAME_ENTRY(name, args) #name,
 
+#define ROW_ENTRY(name) rows_##name,
+#define ROW_NAME(name) #name,
+static const row_loop row_loops[] = {XACT_ROW_KERNELS(ROW_ENTRY)};
+static const char *row_names[] = {XACT_ROW_KERNELS(ROW_NAME)};
 static const value_loop value_loops[] = {XACT_VALUE_KERNELS(VALUE_ENTRY)};
 static const vjp_loop vjp_loops[] = {XACT_VJP_KERNELS(VJP_ENTRY)};
 static const char *value_names[] = {XACT_VALUE_KERNELS(NAME_ENTRY)};
@@ -191,6 +211,50 @@ static PyObject *vjp(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+static PyObject *rows(PyObject *self, PyObject *args)
+{
+    int index;
+    Py_buffer b[3];
+    PyObject *mask;
+    Py_ssize_t n, start, stop;
+    if (!PyArg_ParseTuple(args, "iy*Ow*nnn", &index, &b[0], &mask, &b[2], &n, &start,
+                          &stop))
+        return NULL;
+    int buffers = 2; /* b[0] and b[2]; b[1] is the mask, when there is one */
+    b[1] = b[2];
+    if (mask != Py_None) {
+        if (PyObject_GetBuffer(mask, &b[1], PyBUF_SIMPLE) < 0) {
+            PyBuffer_Release(&b[0]);
+            PyBuffer_Release(&b[2]);
+            return NULL;
+        }
+        buffers = 3;
+    }
+    int ok = check_index(index, COUNT(row_loops)) == 0 && n >= 0 && start >= 0 &&
+             stop >= start;
+    for (int i = 0; ok && i < 3; i++) {
+        Py_ssize_t itemsize = i == 1 ? 1 : (Py_ssize_t)sizeof(float);
+        if (i == 1 && buffers == 2)
+            continue;
+        ok = stop * n <= b[i].len / itemsize;
+    }
+    if (!ok && !PyErr_Occurred())
+        PyErr_SetString(PyExc_ValueError, "xact._kernels._cpu: rows outside a buffer");
+    if (ok) {
+        const unsigned char *w = buffers == 3 ? (const unsigned char *)b[1].buf : NULL;
+        Py_BEGIN_ALLOW_THREADS
+        row_loops[index]((const float *)b[0].buf, w, (float *)b[2].buf, n, start, stop);
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&b[0]);
+    PyBuffer_Release(&b[2]);
+    if (buffers == 3)
+        PyBuffer_Release(&b[1]);
+    if (!ok)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyObject *names(const char **table, int count)
 {
     PyObject *result = PyTuple_New(count);
@@ -221,6 +285,9 @@ static PyMethodDef methods[] = {
     {"value", value, METH_VARARGS,
      "value(index, x, y, start, stop, p0, p1): y[start:stop] = f(x[start:stop])\n"
      "on contiguous float32 buffers"},
+    {"rows", rows, METH_VARARGS,
+     "rows(index, x, where, y, n, start, stop): rows [start, stop) of contiguous\n"
+     "(rows, n) float32 buffers; where is None or a bool buffer of the same shape"},
     {"vjp", vjp, METH_VARARGS,
      "vjp(index, x, d, y, start, stop, p0, p1): y = d * f'(x) on [start, stop)"},
     {NULL, NULL, 0, NULL},
@@ -238,6 +305,7 @@ PyMODINIT_FUNC PyInit__cpu(void)
         return NULL;
     if (PyModule_AddObject(m, "VALUES", names(value_names, COUNT(value_names))) < 0 ||
         PyModule_AddObject(m, "VJPS", names(vjp_names, COUNT(vjp_names))) < 0 ||
+        PyModule_AddObject(m, "ROWS", names(row_names, COUNT(row_names))) < 0 ||
         PyModule_AddStringConstant(m, "INSTRUCTION_SET", instruction_set()) < 0) {
         Py_DECREF(m);
         return NULL;

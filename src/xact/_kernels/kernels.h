@@ -6,6 +6,8 @@
  * XACT_VJP_KERNELS list every kernel as K(name, arguments), the arguments
  * written with v (the input), d (the incoming gradient) and p (the
  * parameters), in the order of xact._kernels.table.kernels().
+ * XACT_ROW_KERNELS lists the softmax family's row functions (C only: a CUDA
+ * row kernel reduces across threads).
  */
 #ifndef XACT_KERNEL
 #define XACT_KERNEL static inline
@@ -263,11 +265,11 @@ XACT_KERNEL double xact_hard_shrink_value(double x, double lambd)
 
 XACT_KERNEL double xact_soft_shrink_value(double x, double lambd)
 {
+    const double t4 = -lambd;
     const int t0 = x != x;
     const double t1 = t0 ? x : 0.0;
     const int t2 = x > lambd;
     const double t3 = x - lambd;
-    const double t4 = -lambd;
     const int t5 = x < t4;
     const double t6 = x + lambd;
     const double t7 = t5 ? t6 : t1;
@@ -629,6 +631,272 @@ XACT_KERNEL double xact_identity_vjp(double x, double d)
     const double t1 = t0 ? x : d;
     return t1;
 }
+
+#ifndef __CUDACC_RTC__
+#ifndef XACT_ROW
+#define XACT_ROW static
+#endif
+
+XACT_ROW void xact_softmax_row(const float *restrict xrow,
+    const unsigned char *restrict wrow, float *restrict yrow, long n)
+{
+    double r0 = -INFINITY;
+    int nan0 = 0;
+    #pragma omp simd reduction(max:r0) reduction(|:nan0)
+    for (long i = 0; i < n; i++) {
+        const double x = (double)xrow[i];
+        const double t0 = xact_minimum_bounded(x, 1e+300);
+        r0 = t0 > r0 ? t0 : r0;
+        nan0 |= t0 != t0;
+    }
+    const double t1 = nan0 ? NAN : r0;
+    const int t2 = fabs(t1) < INFINITY;
+    const double t3 = t2 ? t1 : 0.0;
+    double r1 = 0.0;
+    #pragma omp simd reduction(+:r1)
+    for (long i = 0; i < n; i++) {
+        const double x = (double)xrow[i];
+        const double t0 = xact_minimum_bounded(x, 1e+300);
+        const double t4 = t0 - t3;
+        const double t5 = exp(t4);
+        r1 += t5;
+    }
+    const double t6 = r1;
+    const int t7 = t6 == 0.0;
+    const double t8 = t7 ? 1.0 : t6;
+    #pragma omp simd
+    for (long i = 0; i < n; i++) {
+        const double x = (double)xrow[i];
+        const double t0 = xact_minimum_bounded(x, 1e+300);
+        const double t4 = t0 - t3;
+        const double t5 = exp(t4);
+        const double t9 = t5 / t8;
+        yrow[i] = (float)t9;
+    }
+}
+
+XACT_ROW void xact_softmax_masked_row(const float *restrict xrow,
+    const unsigned char *restrict wrow, float *restrict yrow, long n)
+{
+    double r0 = -INFINITY;
+    int nan0 = 0;
+    #pragma omp simd reduction(max:r0) reduction(|:nan0)
+    for (long i = 0; i < n; i++) {
+        const double x = (double)xrow[i];
+        const int where = wrow[i];
+        const double t0 = xact_minimum_bounded(x, 1e+300);
+        const double t1 = where ? t0 : (-INFINITY);
+        r0 = t1 > r0 ? t1 : r0;
+        nan0 |= t1 != t1;
+    }
+    const double t2 = nan0 ? NAN : r0;
+    const int t3 = fabs(t2) < INFINITY;
+    const double t4 = t3 ? t2 : 0.0;
+    double r1 = 0.0;
+    #pragma omp simd reduction(+:r1)
+    for (long i = 0; i < n; i++) {
+        const double x = (double)xrow[i];
+        const int where = wrow[i];
+        const double t0 = xact_minimum_bounded(x, 1e+300);
+        const double t1 = where ? t0 : (-INFINITY);
+        const double t5 = t1 - t4;
+        const double t6 = exp(t5);
+        r1 += t6;
+    }
+    const double t7 = r1;
+    const int t8 = t7 == 0.0;
+    const double t9 = t8 ? 1.0 : t7;
+    #pragma omp simd
+    for (long i = 0; i < n; i++) {
+        const double x = (double)xrow[i];
+        const int where = wrow[i];
+        const double t0 = xact_minimum_bounded(x, 1e+300);
+        const double t1 = where ? t0 : (-INFINITY);
+        const double t5 = t1 - t4;
+        const double t6 = exp(t5);
+        const double t10 = t6 / t9;
+        yrow[i] = (float)t10;
+    }
+}
+
+XACT_ROW void xact_log_softmax_row(const float *restrict xrow,
+    const unsigned char *restrict wrow, float *restrict yrow, long n)
+{
+    double r0 = -INFINITY;
+    int nan0 = 0;
+    #pragma omp simd reduction(max:r0) reduction(|:nan0)
+    for (long i = 0; i < n; i++) {
+        const double x = (double)xrow[i];
+        const double t0 = xact_minimum_bounded(x, 1e+300);
+        r0 = t0 > r0 ? t0 : r0;
+        nan0 |= t0 != t0;
+    }
+    const double t1 = nan0 ? NAN : r0;
+    const int t2 = fabs(t1) < INFINITY;
+    const double t3 = t2 ? t1 : 0.0;
+    double r1 = 0.0;
+    #pragma omp simd reduction(+:r1)
+    for (long i = 0; i < n; i++) {
+        const double x = (double)xrow[i];
+        const double t0 = xact_minimum_bounded(x, 1e+300);
+        const double t4 = t0 - t3;
+        const double t5 = exp(t4);
+        const int t6 = t4 == 0.0;
+        const double t7 = t6 ? 1.0 : 0.0;
+        r1 += t7;
+    }
+    const double t8 = r1;
+    double r2 = 0.0;
+    #pragma omp simd reduction(+:r2)
+    for (long i = 0; i < n; i++) {
+        const double x = (double)xrow[i];
+        const double t0 = xact_minimum_bounded(x, 1e+300);
+        const double t4 = t0 - t3;
+        const double t5 = exp(t4);
+        const int t6 = t4 == 0.0;
+        const double t7 = t6 ? 1.0 : 0.0;
+        const double t9 = t5 - t7;
+        r2 += t9;
+    }
+    const double t10 = r2;
+    const int t11 = t8 > 0.0;
+    const double t12 = t8 - 1.0;
+    const double t13 = t12 + t10;
+    const double t14 = t11 ? t13 : 0.0;
+    const int t15 = t1 != t1;
+    const double t16 = log1p(t14);
+    const double t17 = t15 ? t1 : t16;
+    #pragma omp simd
+    for (long i = 0; i < n; i++) {
+        const double x = (double)xrow[i];
+        const double t0 = xact_minimum_bounded(x, 1e+300);
+        const double t4 = t0 - t3;
+        const double t5 = exp(t4);
+        const int t6 = t4 == 0.0;
+        const double t7 = t6 ? 1.0 : 0.0;
+        const double t9 = t5 - t7;
+        const double t18 = t4 - t17;
+        yrow[i] = (float)t18;
+    }
+}
+
+XACT_ROW void xact_log_softmax_masked_row(const float *restrict xrow,
+    const unsigned char *restrict wrow, float *restrict yrow, long n)
+{
+    double r0 = -INFINITY;
+    int nan0 = 0;
+    #pragma omp simd reduction(max:r0) reduction(|:nan0)
+    for (long i = 0; i < n; i++) {
+        const double x = (double)xrow[i];
+        const int where = wrow[i];
+        const double t0 = xact_minimum_bounded(x, 1e+300);
+        const double t1 = where ? t0 : (-INFINITY);
+        r0 = t1 > r0 ? t1 : r0;
+        nan0 |= t1 != t1;
+    }
+    const double t2 = nan0 ? NAN : r0;
+    const int t3 = fabs(t2) < INFINITY;
+    const double t4 = t3 ? t2 : 0.0;
+    double r1 = 0.0;
+    #pragma omp simd reduction(+:r1)
+    for (long i = 0; i < n; i++) {
+        const double x = (double)xrow[i];
+        const int where = wrow[i];
+        const double t0 = xact_minimum_bounded(x, 1e+300);
+        const double t1 = where ? t0 : (-INFINITY);
+        const double t5 = t1 - t4;
+        const double t6 = exp(t5);
+        const int t7 = t5 == 0.0;
+        const double t8 = t7 ? 1.0 : 0.0;
+        r1 += t8;
+    }
+    const double t9 = r1;
+    double r2 = 0.0;
+    #pragma omp simd reduction(+:r2)
+    for (long i = 0; i < n; i++) {
+        const double x = (double)xrow[i];
+        const int where = wrow[i];
+        const double t0 = xact_minimum_bounded(x, 1e+300);
+        const double t1 = where ? t0 : (-INFINITY);
+        const double t5 = t1 - t4;
+        const double t6 = exp(t5);
+        const int t7 = t5 == 0.0;
+        const double t8 = t7 ? 1.0 : 0.0;
+        const double t10 = t6 - t8;
+        r2 += t10;
+    }
+    const double t11 = r2;
+    const int t12 = t9 > 0.0;
+    const double t13 = t9 - 1.0;
+    const double t14 = t13 + t11;
+    const double t15 = t12 ? t14 : 0.0;
+    const int t16 = t2 != t2;
+    const double t17 = log1p(t15);
+    const double t18 = t16 ? t2 : t17;
+    #pragma omp simd
+    for (long i = 0; i < n; i++) {
+        const double x = (double)xrow[i];
+        const int where = wrow[i];
+        const double t0 = xact_minimum_bounded(x, 1e+300);
+        const double t1 = where ? t0 : (-INFINITY);
+        const double t5 = t1 - t4;
+        const double t6 = exp(t5);
+        const int t7 = t5 == 0.0;
+        const double t8 = t7 ? 1.0 : 0.0;
+        const double t10 = t6 - t8;
+        const double t19 = t5 - t18;
+        yrow[i] = (float)t19;
+    }
+}
+
+XACT_ROW void xact_softmin_row(const float *restrict xrow,
+    const unsigned char *restrict wrow, float *restrict yrow, long n)
+{
+    double r0 = -INFINITY;
+    int nan0 = 0;
+    #pragma omp simd reduction(max:r0) reduction(|:nan0)
+    for (long i = 0; i < n; i++) {
+        const double x = (double)xrow[i];
+        const double t0 = -x;
+        const double t1 = xact_minimum_bounded(t0, 1e+300);
+        r0 = t1 > r0 ? t1 : r0;
+        nan0 |= t1 != t1;
+    }
+    const double t2 = nan0 ? NAN : r0;
+    const int t3 = fabs(t2) < INFINITY;
+    const double t4 = t3 ? t2 : 0.0;
+    double r1 = 0.0;
+    #pragma omp simd reduction(+:r1)
+    for (long i = 0; i < n; i++) {
+        const double x = (double)xrow[i];
+        const double t0 = -x;
+        const double t1 = xact_minimum_bounded(t0, 1e+300);
+        const double t5 = t1 - t4;
+        const double t6 = exp(t5);
+        r1 += t6;
+    }
+    const double t7 = r1;
+    const int t8 = t7 == 0.0;
+    const double t9 = t8 ? 1.0 : t7;
+    #pragma omp simd
+    for (long i = 0; i < n; i++) {
+        const double x = (double)xrow[i];
+        const double t0 = -x;
+        const double t1 = xact_minimum_bounded(t0, 1e+300);
+        const double t5 = t1 - t4;
+        const double t6 = exp(t5);
+        const double t10 = t6 / t9;
+        yrow[i] = (float)t10;
+    }
+}
+
+#define XACT_ROW_KERNELS(K) \
+    K(softmax_row) \
+    K(softmax_masked_row) \
+    K(log_softmax_row) \
+    K(log_softmax_masked_row) \
+    K(softmin_row)
+#endif
 
 #define XACT_VALUE_KERNELS(K) \
     K(relu_value, (v)) \

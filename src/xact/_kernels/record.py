@@ -57,7 +57,7 @@ class Expression:
     """A value of the recorded program: a C expression (a name or literal)
     of type double, or a condition (``int``)."""
 
-    __slots__ = ("condition", "data", "excluded", "recorder", "text")
+    __slots__ = ("condition", "data", "element", "excluded", "recorder", "text")
 
     shape = ()
     ndim = 0
@@ -69,11 +69,15 @@ class Expression:
         condition: bool = False,
         excluded: tuple[float, ...] = (),
         data: bool = False,
+        element: bool | None = None,
     ):
         self.recorder, self.text, self.condition = recorder, text, condition
         # computed from the input arrays (may be NaN), not from parameters
         # and constants alone (never NaN: parameters are checked numbers)
         self.data = data
+        # one value per element (else one per row or call: a parameter, a
+        # constant, a reduction over the row)
+        self.element = data if element is None else element
         # values a parameter is known not to take (those have kernels of
         # their own): comparing with one of them is a Python False
         self.excluded = excluded
@@ -98,7 +102,12 @@ class Expression:
         left, right = (other, self) if reflected else (self, other)
         condition = operator in ("<", "<=", ">", ">=", "==", "!=", "&", "|")
         text = f"{recorder.operand(left)} {operator} {recorder.operand(right)}"
-        return recorder.emit(text, condition=condition, data=_data(left, right))
+        return recorder.emit(
+            text,
+            condition=condition,
+            data=_data(left, right),
+            element=_element(left, right),
+        )
 
     def __add__(self, other: Any) -> Any:
         return self._binary("+", other)
@@ -125,7 +134,7 @@ class Expression:
         return self._binary("/", other, reflected=True)
 
     def __neg__(self) -> Any:
-        return self.recorder.emit(f"-{self.text}", data=self.data)
+        return self.recorder.emit(f"-{self.text}", data=self.data, element=self.element)
 
     def __pos__(self) -> Any:
         return self
@@ -168,10 +177,19 @@ class Recorder:
 
     __name__ = "xact._kernels.record"
     float64 = np.float64
+    inf = math.inf
 
     def __init__(self) -> None:
-        self.lines: list[str] = []
+        self.body: list[str] = []  # the statements once per call (or row)
+        self.elements: list[str] = []  # the statements once per element
+        self.inputs: list[str] = []  # loads of the row's elements, in a pass
         self._known: dict[str, Expression] = {}
+        self._passes = 0
+
+    @property
+    def lines(self) -> list[str]:
+        """The statements of an elementwise function (no reduction)."""
+        return self.body + self.elements
 
     # --- the program ---------------------------------------------------------
 
@@ -192,7 +210,12 @@ class Recorder:
         raise TypeError(f"cannot record a {type(value).__name__} in a kernel")
 
     def emit(
-        self, text: str, *, condition: bool = False, data: bool = True
+        self,
+        text: str,
+        *,
+        condition: bool = False,
+        data: bool = True,
+        element: bool | None = None,
     ) -> Expression:
         """A new temporary holding ``text`` (one per distinct text: a
         repeated subexpression is computed once)."""
@@ -201,14 +224,54 @@ class Recorder:
             return known
         name = f"t{len(self._known)}"
         kind = "int" if condition else "double"
-        self.lines.append(f"    const {kind} {name} = {text};")
-        expression = Expression(self, name, condition, data=data)
+        expression = Expression(self, name, condition, data=data, element=element)
+        statement = f"const {kind} {name} = {text};"
+        if expression.element:
+            self.elements.append(statement)
+        else:
+            self.body.append(statement)
         self._known[text] = expression
         return expression
 
     def _call(self, function: str, *arguments: Any) -> Expression:
         text = f"{function}({', '.join(map(self.operand, arguments))})"
-        return self.emit(text, data=_data(*arguments))
+        return self.emit(text, data=_data(*arguments), element=_element(*arguments))
+
+    # --- rows: reductions are passes over the row ---------------------------
+
+    def row_input(self, name: str, load: str, *, condition: bool = False) -> Expression:
+        """An input element of a row function, loaded in every pass."""
+        kind = "int" if condition else "double"
+        self.inputs.append(f"const {kind} {name} = {load};")
+        return Expression(self, name, condition, data=True, element=True)
+
+    def _pass(self, value: Expression, init: str, step: str, clauses: str) -> str:
+        """A loop over the row computing every element statement so far and
+        accumulating ``value``; the accumulator's name."""
+        k = self._passes
+        self._passes += 1
+        self.body.append(init.format(k=k))
+        self.body.append(f"#pragma omp simd {clauses.format(k=k)}")
+        loop = ["for (long i = 0; i < n; i++) {", *self.inputs, *self.elements]
+        loop.append(step.format(k=k, v=value.text))
+        self.body.append("\n        ".join(loop) + "\n    }")
+        return f"r{k}"
+
+    def max(self, x: Expression, /, *, axis: Any = None, keepdims: bool = False) -> Any:
+        self._pass(
+            x,
+            "double r{k} = -INFINITY;\n    int nan{k} = 0;",
+            "r{k} = {v} > r{k} ? {v} : r{k};\n        nan{k} |= {v} != {v};",
+            "reduction(max:r{k}) reduction(|:nan{k})",
+        )
+        k = self._passes - 1
+        return self.emit(f"nan{k} ? NAN : r{k}", element=False)
+
+    def sum(self, x: Expression, /, *, axis: Any = None, keepdims: bool = False) -> Any:
+        accumulator = self._pass(
+            x, "double r{k} = 0.0;", "r{k} += {v};", "reduction(+:r{k})"
+        )
+        return self.emit(accumulator, element=False)
 
     # --- the Array API functions the formulas use ----------------------------
 
@@ -218,11 +281,21 @@ class Recorder:
     def astype(self, x: Any, dtype: Any, /, **_: Any) -> Any:
         if np.dtype(dtype) != np.float64:
             raise TypeError("a kernel's formula computes in float64 only")
+        if isinstance(x, Expression) and x.condition:
+            return self.where(x, 1.0, 0.0)
         return x
+
+    def isfinite(self, x: Any, /) -> Expression:
+        text = f"fabs({self.operand(x)}) < INFINITY"
+        return self.emit(text, condition=True, data=_data(x), element=_element(x))
 
     def where(self, condition: Any, a: Any, b: Any, /) -> Expression:
         c, x, y = (self.operand(v) for v in (condition, a, b))
-        return self.emit(f"{c} ? {x} : {y}", data=_data(condition, a, b))
+        return self.emit(
+            f"{c} ? {x} : {y}",
+            data=_data(condition, a, b),
+            element=_element(condition, a, b),
+        )
 
     def maximum(self, a: Any, b: Any, /) -> Expression:
         return self._extremum("xact_maximum", a, b)
@@ -248,13 +321,17 @@ class Recorder:
 
     def isnan(self, x: Any, /) -> Expression:
         name = self.operand(x)
-        return self.emit(f"{name} != {name}", condition=True)
+        return self.emit(
+            f"{name} != {name}", condition=True, data=_data(x), element=_element(x)
+        )
 
     def isinf(self, x: Any, /) -> Expression:
-        return self.emit(f"fabs({self.operand(x)}) == INFINITY", condition=True)
+        text = f"fabs({self.operand(x)}) == INFINITY"
+        return self.emit(text, condition=True, data=_data(x), element=_element(x))
 
     def full_like(self, x: Any, /, fill_value: Any, **_: Any) -> Expression:
-        return Expression(self, self.operand(fill_value), data=_data(fill_value))
+        value = self.operand(fill_value)
+        return Expression(self, value, data=_data(fill_value), element=_element(x))
 
     def zeros_like(self, x: Any, /, **_: Any) -> Expression:
         return Expression(self, "0.0")
@@ -266,6 +343,11 @@ class Recorder:
 def _data(*values: Any) -> bool:
     """Whether any of ``values`` depends on the input arrays."""
     return any(isinstance(v, Expression) and v.data for v in values)
+
+
+def _element(*values: Any) -> bool:
+    """Whether any of ``values`` varies from element to element."""
+    return any(isinstance(v, Expression) and v.element for v in values)
 
 
 def _math_function(name: str) -> Callable[[Recorder, Any], Expression]:
@@ -297,8 +379,29 @@ def c_function(
     values = {p: recorder.argument(p, (excluded or {}).get(p, ())) for p in parameters}
     result = recorder.operand(formula(recorder, *arrays, **values, **(fixed or {})))
     signature = ", ".join(f"double {a}" for a in (*inputs, *parameters))
-    body = "\n".join(recorder.lines)
+    body = "\n".join(f"    {line}" for line in recorder.lines)
     return (
         f"XACT_KERNEL double xact_{name}({signature})\n{{\n{body}\n"
         f"    return {result};\n}}\n"
+    )
+
+
+def c_row_function(name: str, formula: Callable[..., Any], *, masked: bool) -> str:
+    """The C source of ``formula(xp, x, axis, where)``, a function along one
+    row (the softmax family): ``void xact_<name>(const float *xrow, const
+    unsigned char *wrow, float *yrow, long n)``, each reduction a pass over
+    the row that recomputes the element statements before it."""
+    recorder = Recorder()
+    x = recorder.row_input("x", "(double)xrow[i]")
+    where = recorder.row_input("where", "wrow[i]", condition=True) if masked else None
+    result = recorder.operand(formula(recorder, x, -1, where))
+    loop = ["for (long i = 0; i < n; i++) {", *recorder.inputs, *recorder.elements]
+    loop.append(f"yrow[i] = (float){result};")
+    recorder.body.append("#pragma omp simd")
+    recorder.body.append("\n        ".join(loop) + "\n    }")
+    body = "\n".join(f"    {line}" for line in recorder.body)
+    return (
+        f"XACT_ROW void xact_{name}(const float *restrict xrow,\n"
+        f"    const unsigned char *restrict wrow, float *restrict yrow, long n)\n"
+        f"{{\n{body}\n}}\n"
     )
