@@ -360,3 +360,47 @@ def test_a_row_has_the_same_bits_alone_and_in_a_batch(kernels_on):
     with _fast.generic_path():  # another axis takes the array path
         other = xact.softmax(x.T, axis=0)
     np.testing.assert_allclose(xact.softmax(x.T, axis=0), other, rtol=1e-6)
+
+
+@pytest.mark.exhaustive  # an sdist, a wheel and a virtual environment: a minute
+def test_the_wheel_passes_xact_check_in_a_fresh_environment(tmp_path):
+    import subprocess
+    import sys
+    import tarfile
+
+    root = Path(xact.__file__).resolve().parents[2]
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "build", "--outdir", str(dist), str(root)],
+        check=True,
+        capture_output=True,
+    )
+    (sdist,) = dist.glob("*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = archive.getnames()
+    assert any(name.endswith("src/xact/_kernels/kernels.h") for name in names)
+    assert any(name.endswith("setup.py") for name in names)
+    (wheel,) = dist.glob("*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", str(wheel)],
+        check=True,
+        capture_output=True,
+    )
+    check = subprocess.run(
+        [str(venv / "bin" / "xact"), "check", "--backend", "numpy"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "all checks passed" in check.stdout
+    info = subprocess.run(
+        [str(venv / "bin" / "xact"), "info"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert "CPU kernels (NumPy float32): compiled" in info.stdout
