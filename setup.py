@@ -1,4 +1,4 @@
-"""Build xact's optional CPU kernels (``xact._kernels._cpu``).
+"""Build xact's optional CPU kernels (``xact._run.kernels._cpu``).
 
 Everything else is in pyproject.toml. The extension is optional: where it
 cannot be built (no C compiler, another compiler than gcc or clang), pip
@@ -108,9 +108,9 @@ class BuildKernels(build_ext):
 
 
 KERNELS = Extension(
-    "xact._kernels._cpu",
-    sources=["src/xact/_kernels/cpu.c"],
-    depends=["src/xact/_kernels/kernels.h"],
+    "xact._run.kernels._cpu",
+    sources=["src/xact/_run/kernels/cpu.c"],
+    depends=["src/xact/_run/kernels/kernels.h"],
     extra_compile_args=FLAGS,
     optional=True,  # no compiler: xact installs and runs its generic path
 )

@@ -95,7 +95,7 @@ def test_check_compares_another_backend_with_numpy():
 def test_check_fails_when_a_backend_is_off_by_a_little(monkeypatch, capsys):
     """A sigmoid that is off by 1e-9 (relative) on every library but NumPy
     must make `xact check` fail, naming the function."""
-    import xact._elementwise as math_module
+    import xact._math.elementwise as math_module
     from xact._namespace import is_numpy
 
     exact_sigmoid = math_module.sigmoid_math
@@ -339,7 +339,7 @@ def test_check_fits_in_100_columns_and_wide_is_one_table():
 
 
 def test_check_lists_errors_below_the_table(monkeypatch, capsys):
-    import xact._elementwise as math_module
+    import xact._math.elementwise as math_module
     from xact._namespace import is_numpy
 
     exact_sigmoid = math_module.sigmoid_math

@@ -1,4 +1,4 @@
-"""The fast paths (xact._fast) compute exactly what the generic path computes.
+"""The fast paths (xact._run.fast) compute exactly what the generic path computes.
 
 Chunking (NumPy) and compiling (JAX) change how the one definition of the
 math is scheduled, never what it computes, so on every function, parameter
@@ -28,10 +28,11 @@ import pytest
 import xact
 from conftest import case_params, to_numpy
 from oracle import cases, exact, ulp_errors
-from xact import _fast, _kernels
-from xact._derivatives_wide import WIDE_SLOPES, plain_in_float64
-from xact._elementwise_wide import WIDENED_ON_ARRAYS
+from xact._math.derivatives_wide import WIDE_SLOPES, plain_in_float64
+from xact._math.elementwise_wide import WIDENED_ON_ARRAYS
 from xact._registry import ACTIVATIONS
+from xact._run import fast as _fast
+from xact._run import kernels as _kernels
 from xact.layers import LAYERS
 
 CASES = cases({e.name: e.defaults for e in ACTIVATIONS if not e.along_axis})
@@ -163,7 +164,7 @@ def test_the_switch():
         assert not _fast.fast_paths_enabled()
     assert _fast.fast_paths_enabled()
     _fast.use_fast_paths(previous)
-    code = "import xact._fast as f; print(f.fast_paths_enabled())"
+    code = "import xact._run.fast as f; print(f.fast_paths_enabled())"
     env = {**os.environ, "XACT_FAST_PATHS": "0"}
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True

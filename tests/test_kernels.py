@@ -1,4 +1,4 @@
-"""xact's compiled CPU kernels (xact._kernels): generated from the wide
+"""xact's compiled CPU kernels (xact._run.kernels): generated from the wide
 formulas, built by pip install, within 1 ULP of mpmath in float32, the same
 bits for an element wherever it stands, and optional.
 
@@ -18,9 +18,10 @@ import pytest
 import xact
 from conftest import ELEMENTWISE_CASES as CASES
 from oracle import exact, ulp_errors
-from xact import _fast, _kernels
-from xact._kernels import table
 from xact._registry import ACTIVATIONS
+from xact._run import fast as _fast
+from xact._run import kernels as _kernels
+from xact._run.kernels import table
 from xact.layers import LAYERS
 
 LAYER_OF = {e.name: LAYERS[e.layer] for e in ACTIVATIONS}
@@ -41,7 +42,7 @@ def vjp(case, x, d=None):
 
 def test_the_generated_source_is_current():
     assert SOURCE.read_text() == table.c_source(), (
-        "src/xact/_kernels/kernels.h differs from the formulas: "
+        "src/xact/_run/kernels/kernels.h differs from the formulas: "
         "run python tools/gen_kernels.py"
     )
 
@@ -155,7 +156,7 @@ def test_without_the_extension_the_generic_path_runs(monkeypatch):
     # what a machine without a C compiler at install time runs
     x = exact("value", CASES[0], np.float32).xs
     monkeypatch.setattr(_kernels, "_cpu", None)
-    monkeypatch.setattr(_kernels, "_missing", "no module named xact._kernels._cpu")
+    monkeypatch.setattr(_kernels, "_missing", "no module named xact._run.kernels._cpu")
     assert _kernels.cpu_status().startswith("not built")
     for case in CASES[:8]:
         reference = exact("value", case, np.float32)
@@ -378,7 +379,7 @@ def test_the_wheel_passes_xact_check_in_a_fresh_environment(tmp_path):
     (sdist,) = dist.glob("*.tar.gz")
     with tarfile.open(sdist) as archive:
         names = archive.getnames()
-    assert any(name.endswith("src/xact/_kernels/kernels.h") for name in names)
+    assert any(name.endswith("src/xact/_run/kernels/kernels.h") for name in names)
     assert any(name.endswith("setup.py") for name in names)
     (wheel,) = dist.glob("*.whl")
     venv = tmp_path / "venv"

@@ -7,7 +7,7 @@ For z >= 0, with t = 2 / (2 + z) in (0, 1],
 and g is smooth and bounded on [0, 1], so a Chebyshev series in u = 2t - 1
 represents it to below float64 rounding; xact evaluates it with Clenshaw's
 recurrence. Run with mpmath installed and paste the printed tuple into
-src/xact/_special.py.
+src/xact/_math/special.py.
 """
 
 import mpmath

@@ -1,5 +1,5 @@
-"""Write xact's kernel source (``src/xact/_kernels/kernels.h``) from the
-float64 formulas of ``xact._elementwise_wide`` and ``xact._derivatives_wide``.
+"""Write xact's kernel source (``src/xact/_run/kernels/kernels.h``) from the
+float64 formulas of ``xact._math.elementwise_wide`` and ``xact._math.derivatives_wide``.
 
     python tools/gen_kernels.py            # write it (atomically)
     python tools/gen_kernels.py --check    # exit 1 if the file is not current
@@ -7,7 +7,7 @@ float64 formulas of ``xact._elementwise_wide`` and ``xact._derivatives_wide``.
 The file is committed: ``pip install`` compiles it without running Python
 code of xact's, and ``tests/test_kernels.py`` fails when it differs from
 what this tool would write. Run it after changing a wide formula or the
-kernel table (``xact._kernels.table``).
+kernel table (``xact._run.kernels.table``).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from xact._kernels.table import c_source  # noqa: E402
+from xact._run.kernels.table import c_source  # noqa: E402
 
-TARGET = ROOT / "src" / "xact" / "_kernels" / "kernels.h"
+TARGET = ROOT / "src" / "xact" / "_run" / "kernels" / "kernels.h"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,7 @@ virtual environment::
     .venv/bin/python tools/mutate.py --baseline --jobs 2     # all of them
     .venv/bin/python tools/mutate.py --sample 40 --seed 1    # a random 40
     .venv/bin/python tools/mutate.py --only special-3,softmax-12
-    .venv/bin/python tools/mutate.py --files src/xact/_twofold.py \\
+    .venv/bin/python tools/mutate.py --files src/xact/_math/twofold.py \\
         --tests "tests/test_special.py -k erfc" --json /tmp/mutants.json
 
 Targets (``--files``): ``_elementwise``, ``_derivatives``, ``_special``,
@@ -82,10 +82,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_FILES = (
-    "src/xact/_elementwise.py",
-    "src/xact/_derivatives.py",
-    "src/xact/_special.py",
-    "src/xact/_twofold.py",
+    "src/xact/_math/elementwise.py",
+    "src/xact/_math/derivatives.py",
+    "src/xact/_math/special.py",
+    "src/xact/_math/twofold.py",
     "src/xact/softmax.py",
 )
 DEFAULT_TESTS = (

@@ -6,9 +6,9 @@ returns an array of the caller's library, device and floating dtype.
 """
 
 from . import backends, datasets, losses, metrics, optim
-from ._fast import fast_paths_enabled, use_fast_paths
 from ._public import public_names
 from ._registry import get, names
+from ._run.fast import fast_paths_enabled, use_fast_paths
 from .activations import (
     celu,
     elu,

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ._elementwise import sigmoid_math
 from ._labels import class_targets, same_shape_targets
+from ._math.elementwise import sigmoid_math
+from ._math.twofold import exp_pair
 from ._namespace import Array, Namespace, clip
-from ._twofold import exp_pair
 from .softmax import log_softmax_math, softmax_math
 
 __all__ = ["REDUCTIONS", "SPECS", "LossSpec"]

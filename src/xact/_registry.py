@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from . import _derivatives as d
 from . import activations as a
 from . import softmax as s
+from ._math import derivatives as d
 
 __all__ = ["ACTIVATIONS", "ALIASES", "Activation", "get", "names"]
 

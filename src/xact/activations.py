@@ -4,7 +4,7 @@ Every function takes an array of any Array API library (or a Python number or
 sequence, converted with NumPy) and returns an array of the same shape, library,
 device and floating dtype. Integer and boolean input becomes the namespace's
 default floating dtype; half precision is computed in float32 and rounded back.
-The math lives in :mod:`xact._elementwise`.
+The math lives in :mod:`xact._math.elementwise`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _elementwise as m
-from ._fast import compiled_value, evaluate, float32_lane, values_for
+from ._math import elementwise as m
 from ._namespace import (
     Array,
     array_device,
@@ -24,6 +23,7 @@ from ._namespace import (
     resolve_one,
 )
 from ._public import public_names
+from ._run.fast import compiled_value, evaluate, float32_lane, values_for
 from ._validate import axis_index, real_parameter
 
 _FLOAT32 = np.dtype(np.float32)
@@ -65,7 +65,7 @@ def apply_elementwise(
 ) -> Array:
     """Resolve ``x``, widen half precision, check that the parameters are
     numbers of the dtype computed in, apply ``math(xp, x, **params)`` (on the
-    backend's fast path, :mod:`xact._fast`)."""
+    backend's fast path, :mod:`xact._run.fast`)."""
     if type(x) is np.ndarray and x.dtype == _FLOAT32 and elementwise:
         result = float32_lane(name, x, params)
         if result is not None:

@@ -260,7 +260,7 @@ def run(
 
 def header(backend: str, size: int, dtype: str) -> list[str]:
     """What a reader needs to reproduce the numbers."""
-    from . import _fast
+    from ._run import fast as _fast
 
     lines = [
         f"xact {__version__} bench: backend {backend}, {size:,} {dtype} elements",

@@ -32,11 +32,11 @@ from typing import Any
 import numpy as np
 
 from . import __version__, backends, losses
-from ._fast import fast_paths_enabled
-from ._kernels import cpu_status
 from ._namespace import array_device, as_namespace, to_host
 from ._public import public_names
 from ._registry import ACTIVATIONS
+from ._run.fast import fast_paths_enabled
+from ._run.kernels import cpu_status
 from .dense import Dense
 from .layers import LAYERS
 

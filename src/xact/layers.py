@@ -14,7 +14,6 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ._caches import cached, keep, used
-from ._fast import backward_for, compiled_vjp, evaluate
 from ._namespace import (
     Array,
     in_compute_dtype,
@@ -24,6 +23,7 @@ from ._namespace import (
 )
 from ._public import public_names
 from ._registry import ACTIVATIONS, entry
+from ._run.fast import backward_for, compiled_vjp, evaluate
 
 # the registry names the layer classes, in table order
 __all__ = ["LAYERS", "Activation", *(entry.layer for entry in ACTIVATIONS)]

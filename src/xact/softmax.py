@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._fast import compiled_rows, evaluate_rows, widens
+from ._math.twofold import exp_pair, two_sum
 from ._namespace import (
     Array,
     Namespace,
@@ -28,7 +28,7 @@ from ._namespace import (
     shape_of,
 )
 from ._public import public_names
-from ._twofold import exp_pair, two_sum
+from ._run.fast import compiled_rows, evaluate_rows, widens
 from ._validate import axis_index
 
 __all__ = ["log_softmax", "logsumexp", "softmax", "softmin"]
@@ -88,7 +88,7 @@ def log_softmax_math(xp: Namespace, x: Array, axis: int, where: Array | None) ->
     return (s.hi - s.log_total) + s.lo
 
 
-# Float32 logits through float64 (a fast path, :func:`xact._fast.widens`):
+# Float32 logits through float64 (a fast path, :func:`xact._run.fast.widens`):
 # ``x - max`` of two float32 numbers is within 2**-53 of itself in float64, so
 # plain max-subtracted exponentials are within 1e-14 of exact wherever the
 # result is a normal float32, and one rounding gives the float32 answer. The

@@ -1,11 +1,11 @@
 """xact's compiled kernels, generated from its one definition of the math.
 
-The float64 ("wide") formulas of :mod:`xact._elementwise_wide` and
-:mod:`xact._derivatives_wide` are recorded into C (:mod:`.record`), one
+The float64 ("wide") formulas of :mod:`xact._math.elementwise_wide` and
+:mod:`xact._math.derivatives_wide` are recorded into C (:mod:`.record`), one
 function per activation, direction and fixed parameter setting
 (:mod:`.table`), written to ``kernels.h`` by ``tools/gen_kernels.py``.
 ``pip install`` compiles that file with the loops of ``cpu.c`` into the
-optional extension ``xact._kernels._cpu``; :mod:`xact._fast` runs it on
+optional extension ``xact._run.kernels._cpu``; :mod:`xact._run.fast` runs it on
 float32 NumPy arrays.
 """
 

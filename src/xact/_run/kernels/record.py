@@ -1,7 +1,7 @@
 """A namespace that records xact's float64 formulas and prints them as C.
 
-xact's wide formulas (:mod:`xact._elementwise_wide`,
-:mod:`xact._derivatives_wide`) are written against an Array API namespace.
+xact's wide formulas (:mod:`xact._math.elementwise_wide`,
+:mod:`xact._math.derivatives_wide`) are written against an Array API namespace.
 Called with a :class:`Recorder` instead of an array library, they compute
 nothing: each operation appends one line of C to the recorder's program, and
 :func:`c_function` prints the program as one C function of doubles. That
@@ -175,7 +175,7 @@ class Recorder:
     """An Array API namespace of float64 scalars whose operations are
     recorded as C statements (see the module docstring)."""
 
-    __name__ = "xact._kernels.record"
+    __name__ = "xact._run.kernels.record"
     float64 = np.float64
     inf = math.inf
 

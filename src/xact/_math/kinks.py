@@ -8,7 +8,7 @@ same derivatives as the layers' ``backward`` at every point.
 
 from __future__ import annotations
 
-from ._namespace import Array, Namespace
+from .._namespace import Array, Namespace
 
 __all__ = ["minus_abs", "negative_part", "positive_part"]
 

@@ -1,7 +1,7 @@
 """Fast paths: how each backend evaluates xact's one definition of the math.
 
-The Array API implementation (:mod:`xact._elementwise`,
-:mod:`xact._derivatives`) is the definition of every function and the path
+The Array API implementation (:mod:`xact._math.elementwise`,
+:mod:`xact._math.derivatives`) is the definition of every function and the path
 for every library without an entry here. A fast path changes how that same
 math is scheduled, never what it computes, so its results are bit for bit
 those of the generic path (``tests/test_fast_paths.py`` checks it):
@@ -25,7 +25,7 @@ jax        compiled: eager calls run the math under ``jax.jit``, compiled
 float32    widened: on a device with float64, a float32 input's value (on
            the backends above) and its derivative (everywhere) are computed
            in float64 by the plain formulas and rounded once
-           (:mod:`xact._elementwise_wide`, :mod:`xact._derivatives_wide`),
+           (:mod:`xact._math.elementwise_wide`, :mod:`xact._math.derivatives_wide`),
            a few float64 operations instead of dozens of float32 ones.
 =========  ==================================================================
 
@@ -46,12 +46,10 @@ from typing import Any
 
 import numpy as np
 
-from . import _kernels
-from ._derivatives_wide import WIDE_SLOPES, plain_in_float64
-from ._elementwise_wide import WIDE_VALUES, WIDENED_ON_ARRAYS
-from ._kernels.table import find as find_kernel
-from ._kernels.table import find_row
-from ._namespace import (
+from .._math.derivatives_wide import WIDE_SLOPES, plain_in_float64
+from .._math.elementwise_wide import WIDE_VALUES, WIDENED_ON_ARRAYS
+from .._math.special import has_float64
+from .._namespace import (
     Array,
     Namespace,
     finfo_of,
@@ -61,7 +59,9 @@ from ._namespace import (
     is_torch,
     narrowed,
 )
-from ._special import has_float64
+from . import kernels as _kernels
+from .kernels.table import find as find_kernel
+from .kernels.table import find_row
 
 __all__ = [
     "CHUNK",
@@ -293,7 +293,7 @@ def compiled_value(
     xp: Namespace, name: str, math: Math, x: Array, params: dict[str, Any]
 ) -> Array | None:
     """``name``'s value of a float32 NumPy array or PyTorch CPU tensor by
-    its compiled kernel (:mod:`xact._kernels`), or None where no kernel
+    its compiled kernel (:mod:`xact._run.kernels`), or None where no kernel
     serves. ``math`` is the composed definition, which a tensor's double
     backward differentiates."""
     kernel = _kernel_for(xp, name, "value", x, params)
@@ -431,7 +431,7 @@ def compiled_rows(
 
 @lru_cache(maxsize=1)
 def _numpy_namespace() -> Namespace:
-    from ._namespace import namespace_of_array
+    from .._namespace import namespace_of_array
 
     return namespace_of_array(np.empty(0))
 
@@ -500,7 +500,7 @@ def _torch_vjp(kernel: Kernel, x: Array, d: Array) -> Array:
 def _kernel_function() -> Any:
     import torch
 
-    from ._registry import entry
+    from .._registry import entry
 
     class KernelFunction(torch.autograd.Function):
         """An activation whose forward and backward are xact's kernels, so
@@ -548,7 +548,7 @@ def _kernel_function() -> Any:
 def _torch_namespace() -> Namespace:
     import torch
 
-    from ._namespace import namespace_of_array
+    from .._namespace import namespace_of_array
 
     return namespace_of_array(torch.empty(0))
 
@@ -588,7 +588,7 @@ def backward_for(
     """The vector-Jacobian product to use for ``x``: the widened float64
     derivative for float32 where the device has float64, the same plain
     formula for float64 where it is accurate there too
-    (:func:`~xact._derivatives_wide.plain_in_float64`), else ``vjp``."""
+    (:func:`~xact._math.derivatives_wide.plain_in_float64`), else ``vjp``."""
     if not _enabled or name not in WIDE_SLOPES:
         return vjp
     bits = finfo_of(xp, x.dtype).bits

@@ -1,4 +1,4 @@
-"""Float32 derivatives through float64: a fast path of :mod:`xact._fast`.
+"""Float32 derivatives through float64: a fast path of :mod:`xact._run.fast`.
 
 Where the device has float64, the derivative of a float32 input is computed
 in float64 by the plain formulas and rounded once. Their float64 rounding
@@ -6,7 +6,7 @@ errors (a few units of 2**-53, amplified at most ~10**8 where two terms
 cancel next to a derivative's zero, since a float32 input comes no closer to
 the zero than 2**-25 of it) stay far below a float32 ULP, so the result is
 within 1 ULP of the exact derivative without the exact-pair arithmetic that
-:mod:`xact._derivatives` needs in float32 alone; it takes a few float64
+:mod:`xact._math.derivatives` needs in float32 alone; it takes a few float64
 operations instead of dozens of float32 ones. The tests hold both paths to
 the same bound against mpmath (``XACT_FAST_PATHS=0`` runs the exact one;
 devices without float64 always do).
@@ -21,9 +21,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from ._elementwise import sigmoid_math
-from ._namespace import Array, Namespace, clip
-from ._special import erfc_wide
+from .._namespace import Array, Namespace, clip
+from .elementwise import sigmoid_math
+from .special import erfc_wide
 
 __all__ = ["WIDE_SLOPES", "WIDE_VJPS", "plain_in_float64", "wide_vjp"]
 
@@ -90,7 +90,7 @@ def elu_slope(xp: Namespace, x: Array, alpha: float) -> Array:
 
 
 def selu_slope(xp: Namespace, x: Array) -> Array:
-    from ._elementwise import SELU_ALPHA, SELU_SCALE
+    from .elementwise import SELU_ALPHA, SELU_SCALE
 
     return SELU_SCALE * elu_slope(xp, x, SELU_ALPHA)
 

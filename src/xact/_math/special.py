@@ -22,8 +22,7 @@ import math
 from collections.abc import Callable
 from functools import lru_cache
 
-from ._kinks import minus_abs
-from ._namespace import (
+from .._namespace import (
     Array,
     Namespace,
     array_device,
@@ -37,7 +36,8 @@ from ._namespace import (
     is_torch,
     log_smallest_normal,
 )
-from ._twofold import two_product, two_sum
+from .kinks import minus_abs
+from .twofold import two_product, two_sum
 
 __all__ = [
     "erfc_pair",

@@ -22,7 +22,7 @@ computed through float64), the limit at ±inf and NaN for NaN. The means:
 - near the zero of a derivative (gelu, the tanh GELU, silu, mish), where the
   formula's terms cancel, the derivative is a polynomial ``t * q(t)`` in the
   distance ``t`` to the root, whose coefficients are computed offline with
-  mpmath (:mod:`xact._derivative_roots`, tools/gen_derivative_roots.py);
+  mpmath (:mod:`xact._math.derivative_roots`, tools/gen_derivative_roots.py);
 - comparisons with a parameter are exact: in float32, ``x > 0.3`` means the
   real number 0.3, not float32(0.3).
 """
@@ -35,12 +35,12 @@ from functools import lru_cache
 
 import numpy as np
 
-from . import _derivative_roots as roots
-from . import _elementwise as m
-from ._kinks import minus_abs
-from ._namespace import Array, Namespace, clip, finfo_of, rounding_barrier
-from ._special import erfc_pair
-from ._twofold import (
+from .._namespace import Array, Namespace, clip, finfo_of, rounding_barrier
+from . import derivative_roots as roots
+from . import elementwise as m
+from .kinks import minus_abs
+from .special import erfc_pair
+from .twofold import (
     constant_pair,
     exp_pair,
     two_product,

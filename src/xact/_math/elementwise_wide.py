@@ -1,4 +1,4 @@
-"""Float32 values through float64: a fast path of :mod:`xact._fast`.
+"""Float32 values through float64: a fast path of :mod:`xact._run.fast`.
 
 Where the device has float64, a float32 input's value is computed in
 float64 by the plain formulas and rounded once to float32. A float32 input
@@ -6,7 +6,7 @@ is exact in float64, so each formula's float64 rounding errors (a few units
 of 2**-53, amplified at most by |x| <= 200 in an exponent) stay far below
 half a float32 ULP: the result is the correctly rounded value, or its
 neighbour when the exact value lies within ~1e-7 ULP of a tie. That takes a
-handful of float64 operations where :mod:`xact._elementwise` needs dozens
+handful of float64 operations where :mod:`xact._math.elementwise` needs dozens
 of float32 ones (exact pairs, Cody-Waite reductions). The tests hold both
 paths to the same bound against mpmath (``XACT_FAST_PATHS=0`` runs the exact
 one; devices without float64 always do).
@@ -15,7 +15,7 @@ Each ``*_value(xp, v, **params)`` takes a float64 array holding float32
 values and returns the function in float64, with the exact path's limits
 at ±inf (inputs are clamped where ``inf * 0`` would form) and NaN for NaN.
 :data:`WIDE_VALUES` holds a formula for every elementwise function: each is
-the source of a compiled kernel (:mod:`xact._kernels`). On arrays, only the
+the source of a compiled kernel (:mod:`xact._run.kernels`). On arrays, only the
 functions of :data:`WIDENED_ON_ARRAYS` take it; the others' float32 math is
 already a few operations (relu, tanh, the kinks), fewer passes over memory
 than widening would cost.
@@ -26,10 +26,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from ._elementwise import SELU_ALPHA, SELU_SCALE, hard_shrink_math, hard_tanh_math
-from ._kinks import positive_part
-from ._namespace import Array, Namespace, clip
-from ._special import erfc_wide, relu_generic
+from .._namespace import Array, Namespace, clip
+from .elementwise import SELU_ALPHA, SELU_SCALE, hard_shrink_math, hard_tanh_math
+from .kinks import positive_part
+from .special import erfc_wide, relu_generic
 
 __all__ = ["WIDENED_ON_ARRAYS", "WIDE_VALUES"]
 

@@ -19,8 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ._kinks import minus_abs, negative_part, positive_part
-from ._namespace import (
+from .._namespace import (
     Array,
     Namespace,
     clip,
@@ -28,10 +27,11 @@ from ._namespace import (
     log_smallest_normal,
     rounding_barrier,
 )
-from ._special import erfc_pair, erfc_wide, expm1, has_float64
-from ._special import relu as fast_relu
-from ._special import tanh as accurate_tanh
-from ._twofold import (
+from .kinks import minus_abs, negative_part, positive_part
+from .special import erfc_pair, erfc_wide, expm1, has_float64
+from .special import relu as fast_relu
+from .special import tanh as accurate_tanh
+from .twofold import (
     at_least,
     at_most,
     below,

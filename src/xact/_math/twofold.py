@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ._namespace import Array, Namespace, finfo_of, rounding_barrier
+from .._namespace import Array, Namespace, finfo_of, rounding_barrier
 
 __all__ = [
     "at_least",

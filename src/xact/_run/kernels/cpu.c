@@ -1,4 +1,4 @@
-/* xact._kernels._cpu: the CPU loops around the generated kernels (kernels.h).
+/* xact._run.kernels._cpu: the CPU loops around the generated kernels (kernels.h).
  *
  * Each kernel runs float32 elements through its float64 formula and rounds
  * once. The loop is vectorized by gcc (#pragma omp simd) with glibc's vector
@@ -140,7 +140,7 @@ static const char *vjp_names[] = {XACT_VJP_KERNELS(NAME_ENTRY)};
 static int check_index(int index, int count)
 {
     if (index < 0 || index >= count) {
-        PyErr_Format(PyExc_IndexError, "xact._kernels._cpu: no kernel %d", index);
+        PyErr_Format(PyExc_IndexError, "xact._run.kernels._cpu: no kernel %d", index);
         return -1;
     }
     return 0;
@@ -154,7 +154,7 @@ static int check_range(Py_ssize_t start, Py_ssize_t stop, Py_buffer *buffers,
         if (start < 0 || stop < start ||
             stop > buffers[i].len / (Py_ssize_t)sizeof(float)) {
             PyErr_SetString(PyExc_ValueError,
-                            "xact._kernels._cpu: range outside a buffer");
+                            "xact._run.kernels._cpu: range outside a buffer");
             return -1;
         }
     }
@@ -239,7 +239,7 @@ static PyObject *rows(PyObject *self, PyObject *args)
         ok = stop * n <= b[i].len / itemsize;
     }
     if (!ok && !PyErr_Occurred())
-        PyErr_SetString(PyExc_ValueError, "xact._kernels._cpu: rows outside a buffer");
+        PyErr_SetString(PyExc_ValueError, "xact._run.kernels._cpu: rows outside a buffer");
     if (ok) {
         const unsigned char *w = buffers == 3 ? (const unsigned char *)b[1].buf : NULL;
         Py_BEGIN_ALLOW_THREADS
@@ -295,7 +295,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_cpu",
-    "xact's compiled CPU kernels (see xact._kernels)", -1, methods,
+    "xact's compiled CPU kernels (see xact._run.kernels)", -1, methods,
 };
 
 PyMODINIT_FUNC PyInit__cpu(void)
