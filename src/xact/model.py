@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _model_file
 from ._caches import not_keeping
 from ._labels import check_labels, class_targets, labels_already_checked
 from ._namespace import (
@@ -147,9 +148,7 @@ class Sequential:
         """Write the model to ``path`` in the safetensors format: parameters as
         tensors, the architecture in the metadata; :func:`xact.load` reads it
         back onto any backend."""
-        from .saving import save
-
-        save(self, path)
+        _model_file.write(self.layers, self.state_dict(), path)
 
     def forward(self, x: Any) -> Array:
         for layer in self.layers:

@@ -14,53 +14,18 @@ import json
 import os
 from typing import Any
 
-import numpy as np
-
-from ._namespace import to_host
+from . import _model_file
 from ._public import public_names
-from .dense import Dense
-from .layers import LAYERS
 from .model import Sequential
 
 __all__ = ["load", "save"]
-
-FORMAT = "xact.Sequential"
-VERSION = 1
-_CLASSES: dict[str, Any] = {"Dense": Dense, **LAYERS}
-
-
-def _safetensors() -> Any:
-    try:
-        import safetensors.numpy
-    except ImportError as error:  # pragma: no cover - a declared dependency
-        raise ImportError(
-            "xact: saving and loading models needs safetensors "
-            "(pip install safetensors)"
-        ) from error
-    return safetensors
 
 
 def save(model: Sequential, path: str | os.PathLike[str]) -> None:
     """Write ``model`` to ``path`` (see :meth:`Sequential.save`)."""
     if not isinstance(model, Sequential):
         raise TypeError(f"xact.save: expected a Sequential, got {type(model).__name__}")
-    layers = []
-    for index, layer in enumerate(model.layers):
-        name = type(layer).__name__
-        if _CLASSES.get(name) is not type(layer):
-            raise TypeError(
-                f"xact.Sequential.save: layer {index} ({name}) is not an xact "
-                f"layer, so the file could not rebuild it"
-            )
-        layers.append({"class": name, "config": layer.config()})
-    architecture = {"format": FORMAT, "version": VERSION, "layers": layers}
-    tensors = {
-        key: np.ascontiguousarray(to_host(value))
-        for key, value in model.state_dict().items()
-    }
-    _safetensors().numpy.save_file(
-        tensors, os.fspath(path), metadata={"xact": json.dumps(architecture)}
-    )
+    model.save(path)
 
 
 def load(
@@ -90,7 +55,7 @@ def load(
     ...                     model.predict(np.ones((1, 2)))))
     True
     """
-    safetensors = _safetensors()
+    safetensors = _model_file.safetensors()
     fspath = os.fspath(path)
     with safetensors.safe_open(fspath, framework="np") as handle:
         metadata = handle.metadata() or {}
@@ -99,6 +64,7 @@ def load(
             f"xact.load: {fspath} is not an xact model file (no 'xact' metadata)"
         )
     architecture = json.loads(metadata["xact"])
+    FORMAT, VERSION = _model_file.FORMAT, _model_file.VERSION
     if architecture.get("format") != FORMAT or architecture.get("version") != VERSION:
         raise ValueError(
             f"xact.load: {fspath} holds format {architecture.get('format')!r} "
@@ -107,7 +73,7 @@ def load(
         )
     layers = []
     for spec in architecture["layers"]:
-        cls = _CLASSES.get(spec["class"])
+        cls = _model_file.CLASSES.get(spec["class"])
         if cls is None:
             raise ValueError(f"xact.load: unknown layer class {spec['class']!r}")
         layers.append(cls(**spec["config"]))
