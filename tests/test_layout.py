@@ -39,7 +39,5 @@ def test_the_definitions_import_only_definitions_and_namespaces():
 
 
 def test_the_model_does_not_import_its_loader():
-    assert not {
-        name for name in imported_modules(SRC / "model.py") if "saving" in name
-    }
+    assert not {name for name in imported_modules(SRC / "model.py") if "saving" in name}
     assert "xact.model" in imported_modules(SRC / "saving.py")
