@@ -33,6 +33,7 @@ from xact._math.elementwise_wide import WIDENED_ON_ARRAYS
 from xact._registry import ACTIVATIONS
 from xact._run import fast as _fast
 from xact._run import kernels as _kernels
+from xact._run.kernels import table
 from xact.layers import LAYERS
 
 CASES = cases({e.name: e.defaults for e in ACTIVATIONS if not e.along_axis})
@@ -72,8 +73,16 @@ def test_numpy_chunks_equal_the_generic_path(small_chunks, case, dtype):
         plain = (True, True)  # the compiled kernels (test_kernels.py)
     elif dtype == np.float32:
         plain = (case.name in WIDENED_ON_ARRAYS, case.name in WIDE_SLOPES)
-    else:
-        plain = (False, plain_in_float64(case.name, case.kwargs))
+    else:  # the float64 kernels, and the plain float64 derivatives
+        compiled = [
+            _kernels.cpu() is not None
+            and table.find(case.name, direction, case.kwargs, float64=True) is not None
+            for direction in table.DIRECTIONS
+        ]
+        plain = (
+            compiled[0],
+            compiled[1] or plain_in_float64(case.name, case.kwargs),
+        )
     info = np.finfo(dtype)
     for ours, reference, other_formula in zip(fast, generic, plain, strict=True):
         if other_formula:

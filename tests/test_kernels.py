@@ -167,10 +167,13 @@ def test_without_the_extension_the_generic_path_runs(monkeypatch):
 
 # --- PyTorch CPU tensors: the same kernels, under autograd ------------------
 
-torch = pytest.importorskip("torch", reason="needs PyTorch")  # the torch extra
+
+@pytest.fixture
+def torch():
+    return pytest.importorskip("torch", reason="needs PyTorch")  # the torch extra
 
 
-def torch_value_and_grad(case, xs):
+def torch_value_and_grad(torch, case, xs):
     x = torch.tensor(xs, dtype=torch.float32, requires_grad=True)
     y = getattr(xact, case.name)(x, **case.kwargs)
     (g,) = torch.autograd.grad(y.sum(), x)
@@ -178,12 +181,12 @@ def torch_value_and_grad(case, xs):
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_torch_autograd_through_xact_is_within_1_ulp(kernels_on, case):
+def test_torch_autograd_through_xact_is_within_1_ulp(kernels_on, torch, case):
     # autograd used to differentiate the composition of torch operations
     # (tanh' at 15.94 was 1.7e7 ULP off); now it runs xact's derivative
     values = exact("value", case, np.float32)
     slopes = exact("derivative", case, np.float32)
-    y, g = torch_value_and_grad(case, values.xs)
+    y, g = torch_value_and_grad(torch, case, values.xs)
     check_against_mpmath(y, values, f"{case.id} value on torch")
     check_against_mpmath(g, slopes, f"{case.id} autograd on torch")
 
@@ -194,7 +197,7 @@ TRANSFORMED = ["gelu", "silu", "elu", "softplus", "tanh", "hard_swish"]
 # torch loads its decompositions (forward AD, compile) through torch.jit.script
 @pytest.mark.filterwarnings("ignore:`torch.jit.script:DeprecationWarning")
 @pytest.mark.parametrize("name", TRANSFORMED)
-def test_torch_transforms_agree_with_float64(kernels_on, name):
+def test_torch_transforms_agree_with_float64(kernels_on, torch, name):
     # grad, vmap, jacfwd and forward AD run the kernels (or, under
     # torch.func, the composed math); a double backward differentiates the
     # composed derivative. The reference: the same in float64, on the
@@ -239,7 +242,7 @@ def test_torch_transforms_agree_with_float64(kernels_on, name):
         pytest.param("inductor", marks=pytest.mark.exhaustive),  # C++: 30 s cold
     ],
 )
-def test_torch_compile_runs_xact(kernels_on, compiler):
+def test_torch_compile_runs_xact(kernels_on, torch, compiler):
     x = torch.linspace(-4.0, 4.0, 33)
     compiled = torch.compile(lambda t: xact.gelu(t) * 2.0, backend=compiler)
     np.testing.assert_allclose(
@@ -247,7 +250,7 @@ def test_torch_compile_runs_xact(kernels_on, compiler):
     )
 
 
-def test_torch_tensors_without_grad_are_zero_copy_inputs(kernels_on):
+def test_torch_tensors_without_grad_are_zero_copy_inputs(kernels_on, torch):
     x = torch.linspace(-3.0, 3.0, 1000)
     y = xact.mish(x)
     assert type(y) is torch.Tensor
@@ -262,10 +265,17 @@ def test_torch_tensors_without_grad_are_zero_copy_inputs(kernels_on):
 def test_a_repeated_call_takes_the_short_lane_with_the_same_bits(kernels_on):
     x = np.linspace(-5.0, 5.0, 64, dtype=np.float32)
     first = xact.leaky_relu(x, negative_slope=0.25)  # checks, fills the lane
-    assert ("leaky_relu", ("negative_slope", 0.25)) in _fast._LANE
+    lane = _fast.numpy_lane("leaky_relu", x, {"negative_slope": 0.25})
+    assert lane is not None
+    np.testing.assert_array_equal(lane, first)
     np.testing.assert_array_equal(xact.leaky_relu(x, negative_slope=0.25), first)
+    # another type or sign of an equal parameter is another key
+    assert _fast.numpy_lane("leaky_relu", x, {"negative_slope": 1}) is None
+    assert _fast.numpy_lane("leaky_relu", x, {"negative_slope": True}) is None
+    xact.leaky_relu(x, negative_slope=0.0)
+    assert _fast.numpy_lane("leaky_relu", x, {"negative_slope": -0.0}) is None
     with _fast.generic_path():  # the lane is closed with the fast paths
-        assert _fast.float32_lane("leaky_relu", x, {"negative_slope": 0.25}) is None
+        assert _fast.numpy_lane("leaky_relu", x, {"negative_slope": 0.25}) is None
     with pytest.raises(ValueError, match="negative_slope"):  # still checked
         xact.leaky_relu(x, negative_slope=float("nan"))
 
@@ -287,7 +297,7 @@ def test_a_machine_without_a_c_compiler_still_builds_xact(tmp_path):
     )
     (wheel,) = tmp_path.glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "xact/_kernels/kernels.h" in names
+    assert "xact/_run/kernels/kernels.h" in names
     assert not any(name.endswith(".so") for name in names)
 
 
@@ -405,3 +415,71 @@ def test_the_wheel_passes_xact_check_in_a_fresh_environment(tmp_path):
         cwd=tmp_path,
     )
     assert "CPU kernels (NumPy float32): compiled" in info.stdout
+
+
+# --- float64: the kernels proven there ---------------------------------------
+
+FLOAT64_CASES = [
+    pytest.param(case, direction, id=f"{case.id}-{direction}")
+    for case in CASES
+    for direction in table.DIRECTIONS
+    if table.find(case.name, direction, case.kwargs, float64=True) is not None
+]
+
+
+def test_the_float64_table_covers_the_kinks_and_the_plain_derivatives():
+    served = {(p.values[0].name, p.values[1]) for p in FLOAT64_CASES}
+    for name in ("relu", "hard_tanh", "soft_shrink", "leaky_relu"):
+        assert (name, "value") in served
+    for name in ("sigmoid", "tanh", "elu", "relu"):
+        assert (name, "vjp") in served
+    assert ("gelu", "value") not in served  # a float32 formula: not in float64
+
+
+@pytest.mark.parametrize(("case", "direction"), FLOAT64_CASES)
+def test_float64_kernels_within_4_and_8_ulp_of_mpmath(kernels_on, case, direction):
+    kind = "value" if direction == "value" else "derivative"
+    reference = exact(kind, case, np.float64)
+    x = reference.xs
+    result = value(case, x) if direction == "value" else vjp(case, x)
+    assert result.dtype == np.float64
+    bound = 4.0 if direction == "value" else 8.0
+    errors = ulp_errors(result, reference, np.float64)
+    assert np.nanmax(errors) <= bound, f"{case.id} {kind}: {np.nanmax(errors)} ULP"
+    special = SPECIAL.astype(np.float64)
+    d = np.array([1.0, 1.0, 1.0, 2.0, -2.0])
+    ours = value(case, special) if direction == "value" else vjp(case, special, d)
+    with _fast.generic_path():
+        generic = (
+            value(case, special) if direction == "value" else vjp(case, special, d)
+        )
+    np.testing.assert_array_equal(ours[:3], generic[:3], err_msg=case.id)
+
+
+def test_the_extension_refuses_ranges_outside_its_buffers(kernels_on):
+    cpu = _kernels.cpu()
+    x, out = np.zeros(8, np.float32), np.zeros(8, np.float32)
+    with pytest.raises(ValueError, match="outside"):
+        cpu.rows(0, x, None, out, 2**62, 0, 4)  # stop * n would overflow
+    with pytest.raises(ValueError, match="outside"):
+        cpu.value(0, x, out, 0, 9, 0.0, 0.0)
+    with pytest.raises(ValueError, match="outside"):
+        cpu.value64(0, x, out, 0, 5, 0.0, 0.0)  # 8 float32 are 4 float64
+    with pytest.raises(IndexError):
+        cpu.value(len(cpu.VALUES), x, out, 0, 8, 0.0, 0.0)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:`torch.jit.trace:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")  # numel() < chunk
+def test_torch_tracing_and_forward_ad_keep_the_composed_math(kernels_on, torch):
+    # a NumPy round trip would be traced as a constant; a dual tensor would
+    # lose its tangent
+    traced = torch.jit.trace(xact.relu, torch.tensor([-1.0, 2.0]))
+    np.testing.assert_array_equal(traced(torch.tensor([5.0, -3.0])).numpy(), [5, 0])
+    with torch.autograd.forward_ad.dual_level():
+        x = torch.randn(2, 4)
+        dual = torch.autograd.forward_ad.make_dual(x, torch.ones(2, 4))
+        for f in (xact.softmax, xact.log_softmax, xact.sigmoid):
+            tangent = torch.autograd.forward_ad.unpack_dual(f(dual)).tangent
+            assert tangent is not None, f.__name__

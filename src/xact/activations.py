@@ -23,10 +23,10 @@ from ._namespace import (
     resolve_one,
 )
 from ._public import public_names
-from ._run.fast import compiled_value, evaluate, float32_lane, values_for
+from ._run.fast import compiled_value, evaluate, numpy_lane, values_for
 from ._validate import axis_index, real_parameter
 
-_FLOAT32 = np.dtype(np.float32)
+_LANE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 __all__ = [
     "celu",
@@ -66,8 +66,8 @@ def apply_elementwise(
     """Resolve ``x``, widen half precision, check that the parameters are
     numbers of the dtype computed in, apply ``math(xp, x, **params)`` (on the
     backend's fast path, :mod:`xact._run.fast`)."""
-    if type(x) is np.ndarray and x.dtype == _FLOAT32 and elementwise:
-        result = float32_lane(name, x, params)
+    if type(x) is np.ndarray and x.dtype in _LANE_DTYPES and elementwise:
+        result = numpy_lane(name, x, params)
         if result is not None:
             return result
     xp, x = resolve_one(name, x)

@@ -114,7 +114,10 @@ def hard_sigmoid_value(xp: Namespace, v: Array) -> Array:
 
 def hard_swish_value(xp: Namespace, v: Array) -> Array:
     vc = xp.maximum(v, -4.0)  # 0 from -3 down; -inf * 0 never forms
-    return vc * clip(xp, vc + 3.0, 0.0, 6.0) / 6.0
+    # the ratio first: vc * 6 would overflow below float64's largest numbers;
+    # 0 (not the -0 of vc * 0) from -3 down, and -0 at -0, as the definition
+    product = vc * (clip(xp, vc + 3.0, 0.0, 6.0) / 6.0)
+    return xp.where(v <= -3.0, 0.0, product)
 
 
 def leaky_relu_value(xp: Namespace, v: Array, negative_slope: float) -> Array:

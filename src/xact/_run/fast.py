@@ -36,6 +36,7 @@ float32    widened: on a device with float64, a float32 input's value (on
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -73,8 +74,8 @@ __all__ = [
     "evaluate",
     "evaluate_rows",
     "fast_paths_enabled",
-    "float32_lane",
     "generic_path",
+    "numpy_lane",
     "use_fast_paths",
     "values_for",
     "widens",
@@ -301,23 +302,34 @@ def compiled_value(
         return None
     if is_torch(xp):
         return _torch_value(kernel, name, math, x, params)
-    _LANE[(name, *params.items())] = kernel  # the parameters were checked
+    # the parameters were checked: the next call may take the short lane
+    _LANE[(name, x.dtype.char, *_typed(params))] = kernel
     return _value(kernel, x)
 
 
-# (name, *parameters) -> the kernel, for parameters a call checked already
+# (name, dtype, *parameters) -> the kernel, for parameters checked already
 _LANE: dict[tuple[Any, ...], Kernel] = {}
 
 
-def float32_lane(name: str, x: np.ndarray, params: dict[str, Any]) -> Array | None:
-    """The value of a float32 NumPy array by its kernel in one dictionary
-    look-up, for a function and parameters served before (None otherwise:
-    the caller takes the general path, which resolves, checks the
-    parameters and fills this lane). ``array_namespace`` alone would cost
-    more than a 64-element kernel call."""
+def _typed(params: dict[str, Any]) -> tuple[tuple[str, type, float, Any], ...]:
+    """The parameters with their types: 1 and 1.0 and True are one dict key
+    but not one call (a bool is refused), and -0.0 == 0.0 is kept apart by
+    its sign."""
+    return tuple(
+        (k, type(v), math.copysign(1.0, v) if isinstance(v, float) else 0, v)
+        for k, v in params.items()
+    )
+
+
+def numpy_lane(name: str, x: np.ndarray, params: dict[str, Any]) -> Array | None:
+    """The value of a float32 or float64 NumPy array by its kernel in one
+    dictionary look-up, for a function, dtype and parameters served before
+    (None otherwise: the caller takes the general path, which resolves,
+    checks the parameters and fills this lane). ``array_namespace`` alone
+    would cost more than a 64-element kernel call."""
     if not _enabled:
         return None
-    kernel = _LANE.get((name, *params.items()))
+    kernel = _LANE.get((name, x.dtype.char, *_typed(params)))
     return None if kernel is None else _value(kernel, x)
 
 
@@ -334,31 +346,33 @@ def compiled_vjp(
     return _vjp(kernel, x, d)
 
 
+# a kernel's index in its C table, the size from which it runs threaded, its
+# two parameters and the extension's function for the direction and dtype
 Kernel = tuple[int, int, tuple[float, float], Any]
 
 
 def _value(kernel: Kernel, x: Array) -> Array:
-    index, threaded, (p0, p1), cpu = kernel
+    index, threaded, (p0, p1), function = kernel
     source = _contiguous(x)
-    out = np.empty(source.shape, dtype=np.float32)
+    out = np.empty(source.shape, dtype=source.dtype)
     if source.size < threaded:
-        cpu.value(index, source, out, 0, source.size, p0, p1)
+        function(index, source, out, 0, source.size, p0, p1)
         return out
 
     def run(start: int, stop: int) -> None:
-        cpu.value(index, source, out, start, stop, p0, p1)
+        function(index, source, out, start, stop, p0, p1)
 
     _run_kernel(source.size, threaded, run)
     return out
 
 
 def _vjp(kernel: Kernel, x: Array, d: Array) -> Array:
-    index, threaded, (p0, p1), cpu = kernel
+    index, threaded, (p0, p1), function = kernel
     source, gradient = _contiguous(x), _contiguous(d)
-    out = np.empty(source.shape, dtype=np.float32)
+    out = np.empty(source.shape, dtype=source.dtype)
 
     def run(start: int, stop: int) -> None:
-        cpu.vjp(index, source, gradient, out, start, stop, p0, p1)
+        function(index, source, gradient, out, start, stop, p0, p1)
 
     _run_kernel(source.size, threaded, run)
     return out
@@ -367,23 +381,29 @@ def _vjp(kernel: Kernel, x: Array, d: Array) -> Array:
 def _kernel_for(
     xp: Namespace, name: str, direction: str, x: Array, params: dict[str, Any]
 ) -> Kernel | None:
-    """The kernel's index, the size from which it runs threaded, its
-    arguments and the extension; None where no kernel serves."""
+    """The kernel for a float32 or float64 NumPy array or PyTorch CPU tensor
+    (float64: only the kernels proven there); None where no kernel serves."""
     cpu = _kernels.cpu()
     if cpu is None or not _enabled:
         return None
     if is_numpy(xp):
-        if x.dtype != np.float32:
+        if x.dtype != np.float32 and x.dtype != np.float64:
             return None
-    elif not (is_torch(xp) and _torch_kernel_serves(x)):
+        float64 = x.dtype == np.float64
+    elif is_torch(xp) and _torch_kernel_serves(x):
+        import torch
+
+        float64 = x.dtype == torch.float64
+    else:
         return None
-    found = find_kernel(name, direction, params)
+    found = find_kernel(name, direction, params, float64)
     if found is None:
         return None
     index, kernel, args = found
     p0, p1 = (*args, 0.0, 0.0)[:2]
     threaded = ARITHMETIC_THREADED if kernel.arithmetic_only else KERNEL_THREADED
-    return index, threaded, (p0, p1), cpu
+    function = getattr(cpu, f"{direction}64" if float64 else direction)
+    return index, threaded, (p0, p1), function
 
 
 def compiled_rows(
@@ -398,7 +418,8 @@ def compiled_rows(
     if is_torch(xp):
         import torch
 
-        if not _torch_kernel_serves(x) or (torch.is_grad_enabled() and x.requires_grad):
+        recorded = (torch.is_grad_enabled() and x.requires_grad) or _is_dual(x)
+        if not _torch_kernel_serves(x) or recorded:
             return None
         out = compiled_rows(
             _numpy_namespace(),
@@ -437,9 +458,12 @@ def _numpy_namespace() -> Namespace:
 
 
 def _contiguous(x: Array) -> Array:
-    """``x``, copied only where it is a strided view (``ascontiguousarray``
+    """``x``, copied only where it is a strided view or misaligned (the
+    kernels read whole float32 or float64 elements; ``ascontiguousarray``
     would make a 0-d array 1-d)."""
-    return x if x.flags.c_contiguous else np.ascontiguousarray(x)
+    if x.flags.c_contiguous and x.flags.aligned:
+        return x
+    return np.array(x, order="C", copy=True)
 
 
 def _run_kernel(size: int, threaded: int, run: Callable[[int, int], None]) -> None:
@@ -453,13 +477,19 @@ def _run_kernel(size: int, threaded: int, run: Callable[[int, int], None]) -> No
 
 
 def _torch_kernel_serves(x: Array) -> bool:
-    """A float32 CPU tensor outside torch.compile and torch.func's
+    """A float32 or float64 CPU tensor outside torch.compile and torch.func's
     transforms (those trace or wrap the tensor: the composed math runs)."""
     import torch
 
-    if x.dtype != torch.float32 or x.device.type != "cpu":
+    if type(x) not in (torch.Tensor, torch.nn.Parameter):
+        return False  # a subclass keeps its own __torch_function__ behaviour
+    if x.dtype not in (torch.float32, torch.float64) or x.device.type != "cpu":
         return False
-    if torch.compiler.is_compiling():
+    # traced (torch.compile, torch.jit.trace, make_fx and other dispatch
+    # modes): a NumPy round trip would be recorded as a constant
+    if torch.compiler.is_compiling() or torch.jit.is_tracing():  # type: ignore[attr-defined, no-untyped-call]
+        return False
+    if torch.utils._python_dispatch._get_current_dispatch_mode() is not None:
         return False
     functorch = torch._C._functorch
     return not functorch.is_functorch_wrapped_tensor(x) and (

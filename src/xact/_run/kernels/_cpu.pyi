@@ -4,6 +4,8 @@ from typing_extensions import Buffer
 VALUES: tuple[str, ...]
 VJPS: tuple[str, ...]
 ROWS: tuple[str, ...]
+VALUES64: tuple[str, ...]
+VJPS64: tuple[str, ...]
 INSTRUCTION_SET: str
 
 def value(
@@ -28,5 +30,19 @@ def rows(
     n: int,
     start: int,
     stop: int,
+    /,
+) -> None: ...
+def value64(
+    index: int, x: Buffer, y: Buffer, start: int, stop: int, p0: float, p1: float, /
+) -> None: ...
+def vjp64(
+    index: int,
+    x: Buffer,
+    d: Buffer,
+    y: Buffer,
+    start: int,
+    stop: int,
+    p0: float,
+    p1: float,
     /,
 ) -> None: ...

@@ -50,63 +50,76 @@ double erfc(double);
 
 #define BLOCK 64
 
-typedef void (*value_loop)(const float *, float *, Py_ssize_t, const double *);
-typedef void (*vjp_loop)(const float *, const float *, float *, Py_ssize_t,
+typedef void (*value_loop)(const void *, void *, Py_ssize_t, const double *);
+typedef void (*vjp_loop)(const void *, const void *, void *, Py_ssize_t,
                          const double *);
 
-#define VALUE_LOOP(name, args)                                                 \
-    static inline __attribute__((always_inline)) void value_block_##name(     \
-        const float *restrict x, float *restrict y, const double *restrict p) \
+/* the loops of one kernel over elements of type T (float: the value is
+ * rounded once from double; double: none), named PREFIX_name */
+#define VALUE_LOOP_OF(T, PREFIX, name, args)                                   \
+    static inline __attribute__((always_inline)) void PREFIX##_block_##name(  \
+        const T *restrict x, T *restrict y, const double *restrict p)          \
     {                                                                          \
         _Pragma("omp simd") for (int i = 0; i < BLOCK; i++)                    \
         {                                                                      \
             const double v = x[i];                                             \
-            y[i] = (float)xact_##name args;                                    \
+            y[i] = (T)xact_##name args;                                        \
         }                                                                      \
     }                                                                          \
-    XACT_CLONES static void value_##name(const float *x, float *y,            \
-                                         Py_ssize_t n, const double *p)       \
+    XACT_CLONES static void PREFIX##_##name(const void *xv, void *yv,         \
+                                            Py_ssize_t n, const double *p)    \
     {                                                                          \
+        const T *x = xv;                                                       \
+        T *y = yv;                                                             \
         Py_ssize_t full = n - n % BLOCK;                                       \
         for (Py_ssize_t i = 0; i < full; i += BLOCK)                           \
-            value_block_##name(x + i, y + i, p);                               \
+            PREFIX##_block_##name(x + i, y + i, p);                            \
         if (full < n) {                                                        \
-            float xs[BLOCK] = {0}, ys[BLOCK];                                  \
-            memcpy(xs, x + full, (size_t)(n - full) * sizeof(float));          \
-            value_block_##name(xs, ys, p);                                     \
-            memcpy(y + full, ys, (size_t)(n - full) * sizeof(float));          \
+            T xs[BLOCK] = {0}, ys[BLOCK];                                      \
+            memcpy(xs, x + full, (size_t)(n - full) * sizeof(T));              \
+            PREFIX##_block_##name(xs, ys, p);                                  \
+            memcpy(y + full, ys, (size_t)(n - full) * sizeof(T));              \
         }                                                                      \
     }
 
-#define VJP_LOOP(name, args)                                                   \
-    static inline __attribute__((always_inline)) void vjp_block_##name(       \
-        const float *restrict x, const float *restrict g, float *restrict y,  \
+#define VJP_LOOP_OF(T, PREFIX, name, args)                                     \
+    static inline __attribute__((always_inline)) void PREFIX##_block_##name(  \
+        const T *restrict x, const T *restrict g, T *restrict y,               \
         const double *restrict p)                                              \
     {                                                                          \
         _Pragma("omp simd") for (int i = 0; i < BLOCK; i++)                    \
         {                                                                      \
             const double v = x[i], d = g[i];                                   \
-            y[i] = (float)xact_##name args;                                    \
+            y[i] = (T)xact_##name args;                                        \
         }                                                                      \
     }                                                                          \
-    XACT_CLONES static void vjp_##name(const float *x, const float *g,        \
-                                       float *y, Py_ssize_t n,                \
-                                       const double *p)                       \
+    XACT_CLONES static void PREFIX##_##name(const void *xv, const void *gv,   \
+                                            void *yv, Py_ssize_t n,           \
+                                            const double *p)                  \
     {                                                                          \
+        const T *x = xv, *g = gv;                                              \
+        T *y = yv;                                                             \
         Py_ssize_t full = n - n % BLOCK;                                       \
         for (Py_ssize_t i = 0; i < full; i += BLOCK)                           \
-            vjp_block_##name(x + i, g + i, y + i, p);                          \
+            PREFIX##_block_##name(x + i, g + i, y + i, p);                     \
         if (full < n) {                                                        \
-            float xs[BLOCK] = {0}, gs[BLOCK] = {0}, ys[BLOCK];                 \
-            memcpy(xs, x + full, (size_t)(n - full) * sizeof(float));          \
-            memcpy(gs, g + full, (size_t)(n - full) * sizeof(float));          \
-            vjp_block_##name(xs, gs, ys, p);                                   \
-            memcpy(y + full, ys, (size_t)(n - full) * sizeof(float));          \
+            T xs[BLOCK] = {0}, gs[BLOCK] = {0}, ys[BLOCK];                     \
+            memcpy(xs, x + full, (size_t)(n - full) * sizeof(T));              \
+            memcpy(gs, g + full, (size_t)(n - full) * sizeof(T));              \
+            PREFIX##_block_##name(xs, gs, ys, p);                              \
+            memcpy(y + full, ys, (size_t)(n - full) * sizeof(T));              \
         }                                                                      \
     }
 
+#define VALUE_LOOP(name, args) VALUE_LOOP_OF(float, value, name, args)
+#define VJP_LOOP(name, args) VJP_LOOP_OF(float, vjp, name, args)
+#define VALUE64_LOOP(name, args) VALUE_LOOP_OF(double, value64, name, args)
+#define VJP64_LOOP(name, args) VJP_LOOP_OF(double, vjp64, name, args)
+
 XACT_VALUE_KERNELS(VALUE_LOOP)
 XACT_VJP_KERNELS(VJP_LOOP)
+XACT_VALUE64_KERNELS(VALUE64_LOOP)
+XACT_VJP64_KERNELS(VJP64_LOOP)
 
 /* the softmax family: rows [start, stop) of a contiguous (rows, n) array */
 typedef void (*row_loop)(const float *, const unsigned char *, float *, Py_ssize_t,
@@ -125,6 +138,8 @@ XACT_ROW_KERNELS(ROW_LOOP)
 
 #define VALUE_ENTRY(name, args) value_##name,
 #define VJP_ENTRY(name, args) vjp_##name,
+#define VALUE64_ENTRY(name, args) value64_##name,
+#define VJP64_ENTRY(name, args) vjp64_##name,
 #define NAME_ENTRY(name, args) #name,
 
 #define ROW_ENTRY(name) rows_##name,
@@ -135,6 +150,10 @@ static const value_loop value_loops[] = {XACT_VALUE_KERNELS(VALUE_ENTRY)};
 static const vjp_loop vjp_loops[] = {XACT_VJP_KERNELS(VJP_ENTRY)};
 static const char *value_names[] = {XACT_VALUE_KERNELS(NAME_ENTRY)};
 static const char *vjp_names[] = {XACT_VJP_KERNELS(NAME_ENTRY)};
+static const value_loop value64_loops[] = {XACT_VALUE64_KERNELS(VALUE64_ENTRY)};
+static const vjp_loop vjp64_loops[] = {XACT_VJP64_KERNELS(VJP64_ENTRY)};
+static const char *value64_names[] = {XACT_VALUE64_KERNELS(NAME_ENTRY)};
+static const char *vjp64_names[] = {XACT_VJP64_KERNELS(NAME_ENTRY)};
 #define COUNT(table) ((int)(sizeof(table) / sizeof((table)[0])))
 
 static int check_index(int index, int count)
@@ -146,13 +165,12 @@ static int check_index(int index, int count)
     return 0;
 }
 
-/* 0 <= start <= stop <= the float32 elements of every buffer */
+/* 0 <= start <= stop <= the elements (of itemsize bytes) of every buffer */
 static int check_range(Py_ssize_t start, Py_ssize_t stop, Py_buffer *buffers,
-                       int count)
+                       int count, Py_ssize_t itemsize)
 {
     for (int i = 0; i < count; i++) {
-        if (start < 0 || stop < start ||
-            stop > buffers[i].len / (Py_ssize_t)sizeof(float)) {
+        if (start < 0 || stop < start || stop > buffers[i].len / itemsize) {
             PyErr_SetString(PyExc_ValueError,
                             "xact._run.kernels._cpu: range outside a buffer");
             return -1;
@@ -167,7 +185,8 @@ static void release(Py_buffer *buffers, int count)
         PyBuffer_Release(&buffers[i]);
 }
 
-static PyObject *value(PyObject *self, PyObject *args)
+static PyObject *run_value(PyObject *args, const value_loop *loops, int count,
+                           Py_ssize_t itemsize)
 {
     int index;
     Py_buffer b[2];
@@ -176,20 +195,20 @@ static PyObject *value(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "iy*w*nndd", &index, &b[0], &b[1], &start, &stop,
                           &p[0], &p[1]))
         return NULL;
-    if (check_index(index, COUNT(value_loops)) < 0 ||
-        check_range(start, stop, b, 2) < 0) {
+    if (check_index(index, count) < 0 || check_range(start, stop, b, 2, itemsize) < 0) {
         release(b, 2);
         return NULL;
     }
     Py_BEGIN_ALLOW_THREADS
-    value_loops[index]((const float *)b[0].buf + start, (float *)b[1].buf + start,
-                       stop - start, p);
+    loops[index]((const char *)b[0].buf + start * itemsize,
+                 (char *)b[1].buf + start * itemsize, stop - start, p);
     Py_END_ALLOW_THREADS
     release(b, 2);
     Py_RETURN_NONE;
 }
 
-static PyObject *vjp(PyObject *self, PyObject *args)
+static PyObject *run_vjp(PyObject *args, const vjp_loop *loops, int count,
+                         Py_ssize_t itemsize)
 {
     int index;
     Py_buffer b[3];
@@ -198,17 +217,37 @@ static PyObject *vjp(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "iy*y*w*nndd", &index, &b[0], &b[1], &b[2], &start,
                           &stop, &p[0], &p[1]))
         return NULL;
-    if (check_index(index, COUNT(vjp_loops)) < 0 ||
-        check_range(start, stop, b, 3) < 0) {
+    if (check_index(index, count) < 0 || check_range(start, stop, b, 3, itemsize) < 0) {
         release(b, 3);
         return NULL;
     }
     Py_BEGIN_ALLOW_THREADS
-    vjp_loops[index]((const float *)b[0].buf + start, (const float *)b[1].buf + start,
-                     (float *)b[2].buf + start, stop - start, p);
+    loops[index]((const char *)b[0].buf + start * itemsize,
+                 (const char *)b[1].buf + start * itemsize,
+                 (char *)b[2].buf + start * itemsize, stop - start, p);
     Py_END_ALLOW_THREADS
     release(b, 3);
     Py_RETURN_NONE;
+}
+
+static PyObject *value(PyObject *self, PyObject *args)
+{
+    return run_value(args, value_loops, COUNT(value_loops), sizeof(float));
+}
+
+static PyObject *vjp(PyObject *self, PyObject *args)
+{
+    return run_vjp(args, vjp_loops, COUNT(vjp_loops), sizeof(float));
+}
+
+static PyObject *value64(PyObject *self, PyObject *args)
+{
+    return run_value(args, value64_loops, COUNT(value64_loops), sizeof(double));
+}
+
+static PyObject *vjp64(PyObject *self, PyObject *args)
+{
+    return run_vjp(args, vjp64_loops, COUNT(vjp64_loops), sizeof(double));
 }
 
 static PyObject *rows(PyObject *self, PyObject *args)
@@ -236,7 +275,8 @@ static PyObject *rows(PyObject *self, PyObject *args)
         Py_ssize_t itemsize = i == 1 ? 1 : (Py_ssize_t)sizeof(float);
         if (i == 1 && buffers == 2)
             continue;
-        ok = stop * n <= b[i].len / itemsize;
+        /* stop rows of n elements, without overflow */
+        ok = n == 0 || stop <= b[i].len / itemsize / n;
     }
     if (!ok && !PyErr_Occurred())
         PyErr_SetString(PyExc_ValueError, "xact._run.kernels._cpu: rows outside a buffer");
@@ -288,6 +328,10 @@ static PyMethodDef methods[] = {
     {"rows", rows, METH_VARARGS,
      "rows(index, x, where, y, n, start, stop): rows [start, stop) of contiguous\n"
      "(rows, n) float32 buffers; where is None or a bool buffer of the same shape"},
+    {"value64", value64, METH_VARARGS,
+     "value64(index, x, y, start, stop, p0, p1): value on float64 buffers"},
+    {"vjp64", vjp64, METH_VARARGS,
+     "vjp64(index, x, d, y, start, stop, p0, p1): vjp on float64 buffers"},
     {"vjp", vjp, METH_VARARGS,
      "vjp(index, x, d, y, start, stop, p0, p1): y = d * f'(x) on [start, stop)"},
     {NULL, NULL, 0, NULL},
@@ -305,6 +349,8 @@ PyMODINIT_FUNC PyInit__cpu(void)
         return NULL;
     if (PyModule_AddObject(m, "VALUES", names(value_names, COUNT(value_names))) < 0 ||
         PyModule_AddObject(m, "VJPS", names(vjp_names, COUNT(vjp_names))) < 0 ||
+        PyModule_AddObject(m, "VALUES64", names(value64_names, COUNT(value64_names))) < 0 ||
+        PyModule_AddObject(m, "VJPS64", names(vjp64_names, COUNT(vjp64_names))) < 0 ||
         PyModule_AddObject(m, "ROWS", names(row_names, COUNT(row_names))) < 0 ||
         PyModule_AddStringConstant(m, "INSTRUCTION_SET", instruction_set()) < 0) {
         Py_DECREF(m);

@@ -5,7 +5,8 @@
  * inline" in C and "__device__ inline" under NVRTC. XACT_VALUE_KERNELS and
  * XACT_VJP_KERNELS list every kernel as K(name, arguments), the arguments
  * written with v (the input), d (the incoming gradient) and p (the
- * parameters), in the order of xact._run.kernels.table.kernels().
+ * parameters), in the order of xact._run.kernels.table.kernels();
+ * XACT_VALUE64_KERNELS and XACT_VJP64_KERNELS those that serve float64.
  * XACT_ROW_KERNELS lists the softmax family's row functions (C only: a CUDA
  * row kernel reduces across threads).
  */
@@ -212,9 +213,11 @@ XACT_KERNEL double xact_hard_swish_value(double x)
     const double t1 = t0 + 3.0;
     const double t2 = xact_maximum_bounded(t1, 0.0);
     const double t3 = xact_minimum_bounded(t2, 6.0);
-    const double t4 = t0 * t3;
-    const double t5 = t4 / 6.0;
-    return t5;
+    const double t4 = t3 / 6.0;
+    const double t5 = t0 * t4;
+    const int t6 = x <= (-3.0);
+    const double t7 = t6 ? 0.0 : t5;
+    return t7;
 }
 
 XACT_KERNEL double xact_hard_tanh_value(double x, double min_val, double max_val)
@@ -925,6 +928,16 @@ XACT_ROW void xact_softmin_row(const float *restrict xrow,
     K(squareplus_value, (v, p[0])) \
     K(identity_value, (v))
 
+#define XACT_VALUE64_KERNELS(K) \
+    K(relu_value, (v)) \
+    K(relu6_value, (v)) \
+    K(leaky_relu_negative_slope_0_value, (v)) \
+    K(leaky_relu_value, (v, p[0])) \
+    K(hard_tanh_value, (v, p[0], p[1])) \
+    K(hard_shrink_value, (v, p[0])) \
+    K(soft_shrink_value, (v, p[0])) \
+    K(identity_value, (v))
+
 #define XACT_VJP_KERNELS(K) \
     K(relu_vjp, (v, d)) \
     K(relu6_vjp, (v, d)) \
@@ -950,4 +963,21 @@ XACT_ROW void xact_softmin_row(const float *restrict xrow,
     K(soft_shrink_vjp, (v, d, p[0])) \
     K(squareplus_b_0_vjp, (v, d)) \
     K(squareplus_vjp, (v, d, p[0])) \
+    K(identity_vjp, (v, d))
+
+#define XACT_VJP64_KERNELS(K) \
+    K(relu_vjp, (v, d)) \
+    K(relu6_vjp, (v, d)) \
+    K(leaky_relu_negative_slope_0_vjp, (v, d)) \
+    K(leaky_relu_vjp, (v, d, p[0])) \
+    K(elu_vjp, (v, d, p[0])) \
+    K(selu_vjp, (v, d)) \
+    K(sigmoid_vjp, (v, d)) \
+    K(log_sigmoid_vjp, (v, d)) \
+    K(hard_sigmoid_vjp, (v, d)) \
+    K(hard_swish_vjp, (v, d)) \
+    K(hard_tanh_vjp, (v, d, p[0], p[1])) \
+    K(tanh_vjp, (v, d)) \
+    K(hard_shrink_vjp, (v, d, p[0])) \
+    K(soft_shrink_vjp, (v, d, p[0])) \
     K(identity_vjp, (v, d))

@@ -30,6 +30,45 @@ FIXED: Mapping[str, tuple[dict[str, Any], ...]] = {
 
 DIRECTIONS = ("value", "vjp")
 
+# The kernels that also serve float64 input: only formulas within 4 ULP
+# (values) and 8 ULP (derivatives) in float64 itself, tested so against
+# mpmath. The wide formulas are float32 formulas (their clamps sit at
+# float32's limits). The values here are exact or one rounding, the same
+# bits as the generic float64 path (so a NumPy array and a Dask array of it
+# agree); the derivatives are the kinks' and those exact in their
+# exponential's argument (xact._math.derivatives_wide.plain_in_float64).
+FLOAT64: Mapping[str, frozenset[str]] = {
+    "value": frozenset(
+        {
+            "relu",
+            "relu6",
+            "leaky_relu",
+            "hard_tanh",
+            "hard_shrink",
+            "soft_shrink",
+            "identity",
+        }
+    ),
+    "vjp": frozenset(
+        {
+            "relu",
+            "relu6",
+            "leaky_relu",
+            "elu",
+            "selu",
+            "sigmoid",
+            "log_sigmoid",
+            "hard_sigmoid",
+            "hard_swish",
+            "hard_tanh",
+            "tanh",
+            "hard_shrink",
+            "soft_shrink",
+            "identity",
+        }
+    ),
+}
+
 
 @dataclass(frozen=True)
 class Kernel:
@@ -67,6 +106,11 @@ class Kernel:
             dict(self.fixed),
             dict(self.excluded),
         )
+
+    @property
+    def float64(self) -> bool:
+        """Whether this kernel also serves float64 input."""
+        return self.function in FLOAT64[self.direction]
 
     @property
     def arithmetic_only(self) -> bool:
@@ -111,21 +155,32 @@ def _arithmetic_only(kernel: Kernel) -> bool:
     return not any(f"{name}(" in source for name in MATH_FUNCTIONS)
 
 
+def listed(direction: str, float64: bool) -> tuple[Kernel, ...]:
+    """The kernels of a direction, in the order of their C table (float64:
+    those that serve float64, in a table of their own)."""
+    return tuple(
+        k for k in kernels() if k.direction == direction and (k.float64 or not float64)
+    )
+
+
 @cache
-def _by_function(function: str, direction: str) -> tuple[tuple[int, Kernel], ...]:
+def _by_function(
+    function: str, direction: str, float64: bool
+) -> tuple[tuple[int, Kernel], ...]:
     return tuple(
         (index, kernel)
-        for index, kernel in enumerate(k for k in kernels() if k.direction == direction)
+        for index, kernel in enumerate(listed(direction, float64))
         if kernel.function == function
     )
 
 
 def find(
-    function: str, direction: str, params: Mapping[str, Any]
+    function: str, direction: str, params: Mapping[str, Any], float64: bool = False
 ) -> tuple[int, Kernel, tuple[float, ...]] | None:
-    """The kernel for these parameters, its index among the direction's
-    kernels and its run-time arguments; None for a function without one."""
-    for index, kernel in _by_function(function, direction):
+    """The kernel for these parameters, its index in its C table and its
+    run-time arguments; None for a function without one (in float64: one
+    not proven there)."""
+    for index, kernel in _by_function(function, direction, float64):
         if kernel.matches(params):
             return index, kernel, tuple(float(params[p]) for p in kernel.parameters)
     return None
@@ -171,7 +226,8 @@ HEADER = """\
  * inline" in C and "__device__ inline" under NVRTC. XACT_VALUE_KERNELS and
  * XACT_VJP_KERNELS list every kernel as K(name, arguments), the arguments
  * written with v (the input), d (the incoming gradient) and p (the
- * parameters), in the order of xact._run.kernels.table.kernels().
+ * parameters), in the order of xact._run.kernels.table.kernels();
+ * XACT_VALUE64_KERNELS and XACT_VJP64_KERNELS those that serve float64.
  * XACT_ROW_KERNELS lists the softmax family's row functions (C only: a CUDA
  * row kernel reduces across threads).
  */
@@ -219,11 +275,12 @@ def c_source() -> str:
     lines += [f"    K({row_name(f, m)})" for f, m in ROWS]
     parts.append(" \\\n".join(lines) + "\n#endif\n")
     for direction in DIRECTIONS:
-        lines = [f"#define XACT_{direction.upper()}_KERNELS(K)"]
-        for kernel in kernels():
-            if kernel.direction == direction:
+        for float64 in (False, True):
+            suffix = "64" if float64 else ""
+            lines = [f"#define XACT_{direction.upper()}{suffix}_KERNELS(K)"]
+            for kernel in listed(direction, float64):
                 inputs = ["v", "d"][: len(kernel.inputs)]
                 args = inputs + [f"p[{i}]" for i in range(len(kernel.parameters))]
                 lines.append(f"    K({kernel.name}, ({', '.join(args)}))")
-        parts.append(" \\\n".join(lines) + "\n")
+            parts.append(" \\\n".join(lines) + "\n")
     return "\n".join(parts)
