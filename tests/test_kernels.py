@@ -483,3 +483,50 @@ def test_torch_tracing_and_forward_ad_keep_the_composed_math(kernels_on, torch):
         for f in (xact.softmax, xact.log_softmax, xact.sigmoid):
             tangent = torch.autograd.forward_ad.unpack_dual(f(dual)).tangent
             assert tangent is not None, f.__name__
+
+
+# --- half precision: computed in float64, rounded once ------------------------
+
+
+def half_ulp_errors(ours, reference, precision, emin):
+    """|ours - reference| in ULPs of the binary format (``precision``
+    significand bits, smallest normal exponent ``emin``) at ``reference``."""
+    finite = np.isfinite(reference)
+    _, exponent = np.frexp(np.where(finite, reference, 1.0))
+    ulp = np.ldexp(1.0, np.maximum(exponent - 1, emin) - precision + 1)
+    with np.errstate(invalid="ignore"):
+        return np.where(finite, np.abs(ours - reference) / ulp, 0.0)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_float16_values_are_the_exact_value_rounded_once(kernels_on, case):
+    # every finite float16 number: the kernel's result is the float64
+    # result of the generic path (within 1e-14 of exact) rounded once
+    bits = np.arange(1 << 16, dtype=np.uint16)
+    x = bits.view(np.float16)
+    x = x[np.isfinite(x)]
+    ours = value(case, x)
+    assert ours.dtype == np.float16
+    with _fast.generic_path(), np.errstate(over="ignore"):
+        reference = value(case, x.astype(np.float64))
+    with np.errstate(over="ignore"):
+        expected = reference.astype(np.float16)  # NumPy rounds float64 once
+    same = (ours == expected) | (np.isnan(ours) & np.isnan(expected))
+    # a float64 result within 1e-14 of a float16 tie may round either way
+    assert np.mean(same) > 0.9999, case.id
+    errors = half_ulp_errors(ours.astype(np.float64), reference, 11, -14)
+    assert errors[np.abs(reference) < 65504].max(initial=0) <= 0.5 + 1e-9, case.id
+
+
+def test_bfloat16_values_are_rounded_once(kernels_on, torch):
+    rng = np.random.default_rng(13)
+    xs = (rng.standard_normal(3000) * 6).astype(np.float32)
+    x = torch.from_numpy(xs).to(torch.bfloat16)
+    for name in ("gelu", "silu", "tanh", "softplus"):
+        ours = getattr(xact, name)(x)
+        assert ours.dtype == torch.bfloat16
+        with _fast.generic_path():
+            reference = getattr(xact, name)(x.double()).numpy()
+        got = ours.float().double().numpy()
+        errors = half_ulp_errors(got, reference, 8, -126)
+        assert errors.max() <= 0.5 + 1e-9, name  # the nearest bfloat16

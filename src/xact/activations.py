@@ -26,7 +26,7 @@ from ._public import public_names
 from ._run.fast import compiled_value, evaluate, numpy_lane, values_for
 from ._validate import axis_index, real_parameter
 
-_LANE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_LANE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16))
 
 __all__ = [
     "celu",
@@ -70,14 +70,15 @@ def apply_elementwise(
         result = numpy_lane(name, x, params)
         if result is not None:
             return result
-    xp, x = resolve_one(name, x)
-    (x,), rounded_back = in_compute_dtype(xp, x)
+    xp, given = resolve_one(name, x)
+    (x,), rounded_back = in_compute_dtype(xp, given)
     check_representable(name, params, finfo_of(xp, x.dtype), x.dtype)
-    result = compiled_value(xp, name, math, x, params) if elementwise else None
-    if result is None:
-        math = values_for(xp, name, math, x)
-        result = evaluate(xp, math, (x,), params, elementwise=elementwise)
-    return rounded_back(result)
+    if elementwise:  # the kernels round once to the given dtype, half included
+        result = compiled_value(xp, name, math, given, params)
+        if result is not None:
+            return result
+    math = values_for(xp, name, math, x)
+    return rounded_back(evaluate(xp, math, (x,), params, elementwise=elementwise))
 
 
 def check_representable(

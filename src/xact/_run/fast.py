@@ -381,29 +381,49 @@ def _vjp(kernel: Kernel, x: Array, d: Array) -> Array:
 def _kernel_for(
     xp: Namespace, name: str, direction: str, x: Array, params: dict[str, Any]
 ) -> Kernel | None:
-    """The kernel for a float32 or float64 NumPy array or PyTorch CPU tensor
-    (float64: only the kernels proven there); None where no kernel serves."""
+    """The kernel for a NumPy array or PyTorch CPU tensor: float32, float64
+    (only the kernels proven there), or the values of float16 and bfloat16
+    (the float32 table, rounded once to the half type); None where no kernel
+    serves."""
     cpu = _kernels.cpu()
     if cpu is None or not _enabled:
         return None
     if is_numpy(xp):
-        if x.dtype != np.float32 and x.dtype != np.float64:
-            return None
-        float64 = x.dtype == np.float64
+        kind = _NUMPY_KINDS.get(x.dtype)
     elif is_torch(xp) and _torch_kernel_serves(x):
-        import torch
-
-        float64 = x.dtype == torch.float64
+        kind = _torch_kinds().get(x.dtype)
     else:
         return None
-    found = find_kernel(name, direction, params, float64)
+    if kind is None or (kind in _HALF and direction != "value"):
+        return None
+    found = find_kernel(name, direction, params, kind == "64")
     if found is None:
         return None
     index, kernel, args = found
     p0, p1 = (*args, 0.0, 0.0)[:2]
     threaded = ARITHMETIC_THREADED if kernel.arithmetic_only else KERNEL_THREADED
-    function = getattr(cpu, f"{direction}64" if float64 else direction)
-    return index, threaded, (p0, p1), function
+    return index, threaded, (p0, p1), getattr(cpu, direction + kind)
+
+
+# the extension's function for each dtype: value, value64, value16, ...
+_NUMPY_KINDS = {
+    np.dtype(np.float32): "",
+    np.dtype(np.float64): "64",
+    np.dtype(np.float16): "16",
+}
+_HALF = ("16", "bf16")
+
+
+@lru_cache(maxsize=1)
+def _torch_kinds() -> dict[Any, str]:
+    import torch
+
+    return {
+        torch.float32: "",
+        torch.float64: "64",
+        torch.float16: "16",
+        torch.bfloat16: "bf16",
+    }
 
 
 def compiled_rows(
@@ -483,7 +503,7 @@ def _torch_kernel_serves(x: Array) -> bool:
 
     if type(x) not in (torch.Tensor, torch.nn.Parameter):
         return False  # a subclass keeps its own __torch_function__ behaviour
-    if x.dtype not in (torch.float32, torch.float64) or x.device.type != "cpu":
+    if x.dtype not in _torch_kinds() or x.device.type != "cpu":
         return False
     # traced (torch.compile, torch.jit.trace, make_fx and other dispatch
     # modes): a NumPy round trip would be recorded as a constant
@@ -503,10 +523,20 @@ def _as_numpy(t: Any) -> Any:
 
 def _torch_value(
     kernel: Kernel, name: str, math: Math, x: Array, params: dict[str, Any]
-) -> Array:
+) -> Array | None:
     import torch
 
-    if (torch.is_grad_enabled() and x.requires_grad) or _is_dual(x):
+    recorded = (torch.is_grad_enabled() and x.requires_grad) or _is_dual(x)
+    if x.dtype in (torch.float16, torch.bfloat16):
+        if recorded:
+            return None  # autograd: the float32 path, rounded back
+        # the 16-bit patterns (a bfloat16 tensor has no NumPy view)
+        source = x.detach().contiguous()
+        out = torch.empty_like(source)
+        bits = _value(kernel, source.view(torch.int16).numpy())
+        out.view(torch.int16).copy_(torch.from_numpy(bits))
+        return out
+    if recorded:
         return _kernel_function().apply(x, kernel, name, math, params)
     return torch.from_numpy(_value(kernel, _as_numpy(x)))
 

@@ -57,13 +57,15 @@ typedef void (*vjp_loop)(const void *, const void *, void *, Py_ssize_t,
 /* the loops of one kernel over elements of type T (float: the value is
  * rounded once from double; double: none), named PREFIX_name */
 #define VALUE_LOOP_OF(T, PREFIX, name, args)                                   \
+    VALUE_LOOP_AS(T, PREFIX, AS_DOUBLE, AS_##T, name, args)
+#define VALUE_LOOP_AS(T, PREFIX, LOAD, STORE, name, args)                      \
     static inline __attribute__((always_inline)) void PREFIX##_block_##name(  \
         const T *restrict x, T *restrict y, const double *restrict p)          \
     {                                                                          \
         _Pragma("omp simd") for (int i = 0; i < BLOCK; i++)                    \
         {                                                                      \
-            const double v = x[i];                                             \
-            y[i] = (T)xact_##name args;                                        \
+            const double v = LOAD(x[i]);                                       \
+            y[i] = STORE(xact_##name args);                                    \
         }                                                                      \
     }                                                                          \
     XACT_CLONES static void PREFIX##_##name(const void *xv, void *yv,         \
@@ -83,14 +85,16 @@ typedef void (*vjp_loop)(const void *, const void *, void *, Py_ssize_t,
     }
 
 #define VJP_LOOP_OF(T, PREFIX, name, args)                                     \
+    VJP_LOOP_AS(T, PREFIX, AS_DOUBLE, AS_##T, name, args)
+#define VJP_LOOP_AS(T, PREFIX, LOAD, STORE, name, args)                        \
     static inline __attribute__((always_inline)) void PREFIX##_block_##name(  \
         const T *restrict x, const T *restrict g, T *restrict y,               \
         const double *restrict p)                                              \
     {                                                                          \
         _Pragma("omp simd") for (int i = 0; i < BLOCK; i++)                    \
         {                                                                      \
-            const double v = x[i], d = g[i];                                   \
-            y[i] = (T)xact_##name args;                                        \
+            const double v = LOAD(x[i]), d = LOAD(g[i]);                       \
+            y[i] = STORE(xact_##name args);                                    \
         }                                                                      \
     }                                                                          \
     XACT_CLONES static void PREFIX##_##name(const void *xv, const void *gv,   \
@@ -111,7 +115,75 @@ typedef void (*vjp_loop)(const void *, const void *, void *, Py_ssize_t,
         }                                                                      \
     }
 
+/* Half precision passes as 16-bit patterns, converted with integer code
+ * (exact to double; from double rounded once, to nearest even, with
+ * subnormals, overflow to infinity and NaN): no compiler half type needed. */
+typedef unsigned short half_bits;
+
+static inline __attribute__((always_inline)) double power_of_two(int e)
+{
+    union { unsigned long long u; double d; } b = {(unsigned long long)(1023 + e) << 52};
+    return b.d;
+}
+
+/* a binary format of p significand bits, smallest normal exponent emin and
+ * exponent bias: bits to double, and double to bits rounded once */
+static inline __attribute__((always_inline)) double narrow_to_double(
+    unsigned bits, int p, int emin, int width)
+{
+    const unsigned fraction = bits & ((1u << (p - 1)) - 1);
+    const int exponent = (int)((bits >> (p - 1)) & ((1u << width) - 1));
+    double v;
+    if (exponent == 0)
+        v = (double)fraction * power_of_two(emin - p + 1);
+    else if (exponent == (1 << width) - 1)
+        v = fraction ? NAN : INFINITY;
+    else
+        v = (double)(fraction + (1u << (p - 1))) * power_of_two(exponent + emin - p);
+    return (bits >> (p - 1 + width)) & 1 ? -v : v;
+}
+
+static inline __attribute__((always_inline)) unsigned double_to_narrow(
+    double v, int p, int emin, int width, double overflow)
+{
+    union { double d; unsigned long long u; } b = {v};
+    const unsigned sign = (unsigned)(b.u >> 63) << (p - 1 + width);
+    const unsigned infinity = ((1u << width) - 1) << (p - 1);
+    const double a = fabs(v);
+    if (a != a)
+        return sign | infinity | (1u << (p - 2)); /* a quiet NaN */
+    if (a >= overflow) /* the largest finite number plus half an ULP, or more */
+        return sign | infinity;
+    int e = (int)((b.u >> 52) & 0x7ff) - 1023;
+    if (e < emin)
+        e = emin; /* subnormal (or zero): the quantum of the smallest normals */
+    /* a scaled so that its ULP is 1, rounded to nearest even by adding and
+     * taking away 2^52 (exact below 2^52; no -ffast-math to fold it) */
+    const volatile double big = 0x1p52;
+    const double scaled = a * power_of_two(p - 1 - e);
+    const double q = (scaled + big) - big;
+    /* q in [2^(p-1), 2^p] for normals: 2^p carries into the exponent */
+    const unsigned m = (unsigned)q;
+    if (e == emin && m < (1u << (p - 1)))
+        return sign | m; /* subnormal, or the smallest normal reached by rounding */
+    return sign | ((unsigned)(e - emin + 1) << (p - 1)) + (m - (1u << (p - 1)));
+}
+
+#define AS_DOUBLE(a) ((double)(a))
+#define AS_float(a) ((float)(a))
+#define AS_double(a) (a)
+#define HALF_TO_DOUBLE(h) narrow_to_double((h), 11, -14, 5)
+#define DOUBLE_TO_HALF(v) ((half_bits)double_to_narrow((v), 11, -14, 5, 65520.0))
+#define BFLOAT16_TO_DOUBLE(h) narrow_to_double((h), 8, -126, 8)
+#define DOUBLE_TO_BFLOAT16(v)                                                  \
+    ((half_bits)double_to_narrow((v), 8, -126, 8, 0x1.ffp127))
+
 #define VALUE_LOOP(name, args) VALUE_LOOP_OF(float, value, name, args)
+#define VALUE16_LOOP(name, args)                                               \
+    VALUE_LOOP_AS(half_bits, value16, HALF_TO_DOUBLE, DOUBLE_TO_HALF, name, args)
+#define VALUEBF16_LOOP(name, args)                                             \
+    VALUE_LOOP_AS(half_bits, valuebf16, BFLOAT16_TO_DOUBLE, DOUBLE_TO_BFLOAT16, \
+                  name, args)
 #define VJP_LOOP(name, args) VJP_LOOP_OF(float, vjp, name, args)
 #define VALUE64_LOOP(name, args) VALUE_LOOP_OF(double, value64, name, args)
 #define VJP64_LOOP(name, args) VJP_LOOP_OF(double, vjp64, name, args)
@@ -120,6 +192,8 @@ XACT_VALUE_KERNELS(VALUE_LOOP)
 XACT_VJP_KERNELS(VJP_LOOP)
 XACT_VALUE64_KERNELS(VALUE64_LOOP)
 XACT_VJP64_KERNELS(VJP64_LOOP)
+XACT_VALUE_KERNELS(VALUE16_LOOP)
+XACT_VALUE_KERNELS(VALUEBF16_LOOP)
 
 /* the softmax family: rows [start, stop) of a contiguous (rows, n) array */
 typedef void (*row_loop)(const float *, const unsigned char *, float *, Py_ssize_t,
@@ -139,6 +213,8 @@ XACT_ROW_KERNELS(ROW_LOOP)
 #define VALUE_ENTRY(name, args) value_##name,
 #define VJP_ENTRY(name, args) vjp_##name,
 #define VALUE64_ENTRY(name, args) value64_##name,
+#define VALUE16_ENTRY(name, args) value16_##name,
+#define VALUEBF16_ENTRY(name, args) valuebf16_##name,
 #define VJP64_ENTRY(name, args) vjp64_##name,
 #define NAME_ENTRY(name, args) #name,
 
@@ -151,6 +227,8 @@ static const vjp_loop vjp_loops[] = {XACT_VJP_KERNELS(VJP_ENTRY)};
 static const char *value_names[] = {XACT_VALUE_KERNELS(NAME_ENTRY)};
 static const char *vjp_names[] = {XACT_VJP_KERNELS(NAME_ENTRY)};
 static const value_loop value64_loops[] = {XACT_VALUE64_KERNELS(VALUE64_ENTRY)};
+static const value_loop value16_loops[] = {XACT_VALUE_KERNELS(VALUE16_ENTRY)};
+static const value_loop valuebf16_loops[] = {XACT_VALUE_KERNELS(VALUEBF16_ENTRY)};
 static const vjp_loop vjp64_loops[] = {XACT_VJP64_KERNELS(VJP64_ENTRY)};
 static const char *value64_names[] = {XACT_VALUE64_KERNELS(NAME_ENTRY)};
 static const char *vjp64_names[] = {XACT_VJP64_KERNELS(NAME_ENTRY)};
@@ -245,6 +323,16 @@ static PyObject *value64(PyObject *self, PyObject *args)
     return run_value(args, value64_loops, COUNT(value64_loops), sizeof(double));
 }
 
+static PyObject *value16(PyObject *self, PyObject *args)
+{
+    return run_value(args, value16_loops, COUNT(value16_loops), sizeof(half_bits));
+}
+
+static PyObject *valuebf16(PyObject *self, PyObject *args)
+{
+    return run_value(args, valuebf16_loops, COUNT(valuebf16_loops), sizeof(half_bits));
+}
+
 static PyObject *vjp64(PyObject *self, PyObject *args)
 {
     return run_vjp(args, vjp64_loops, COUNT(vjp64_loops), sizeof(double));
@@ -330,6 +418,11 @@ static PyMethodDef methods[] = {
      "(rows, n) float32 buffers; where is None or a bool buffer of the same shape"},
     {"value64", value64, METH_VARARGS,
      "value64(index, x, y, start, stop, p0, p1): value on float64 buffers"},
+    {"value16", value16, METH_VARARGS,
+     "value16(index, x, y, start, stop, p0, p1): value on float16 bit patterns,\n"
+     "computed in float64 and rounded once (the float32 kernels' indices)"},
+    {"valuebf16", valuebf16, METH_VARARGS,
+     "valuebf16(index, x, y, start, stop, p0, p1): the same for bfloat16"},
     {"vjp64", vjp64, METH_VARARGS,
      "vjp64(index, x, d, y, start, stop, p0, p1): vjp on float64 buffers"},
     {"vjp", vjp, METH_VARARGS,
