@@ -255,3 +255,18 @@ def test_torch_tensors_that_require_grad_take_the_generic_path(small_chunks):
     )
     with torch.no_grad():
         assert _fast._torch_chunkable((x,))
+
+
+def test_one_pool_per_size_even_when_threads_ask_together(monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("XACT_NUM_THREADS", "3")
+    monkeypatch.setattr(_fast, "_POOLS", {})
+    with ThreadPoolExecutor(8) as askers:
+        pools = set(askers.map(lambda _: id(_fast._pool()), range(64)))
+    assert len(pools) == 1
+    assert _fast._pool()._max_workers == 3
+    monkeypatch.setenv("XACT_NUM_THREADS", "2")
+    assert _fast._pool()._max_workers == 2  # the size asked for now
+    for pool in _fast._POOLS.values():  # this test's own pools
+        pool.shutdown()

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -150,19 +151,38 @@ def evaluate(
 # --- numpy: chunked, threaded ------------------------------------------------
 
 
-@lru_cache(maxsize=1)
+# one pool per size asked for (XACT_NUM_THREADS may change: xact's --threads),
+# each made once even when two threads ask at the same moment
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOL_LOCK = threading.Lock()
+
+
 def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="xact")
+    size = _threads()
+    pool = _POOLS.get(size)
+    if pool is None:
+        with _POOL_LOCK:
+            pool = _POOLS.get(size)
+            if pool is None:
+                pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="xact")
+                _POOLS[size] = pool
+    return pool
 
 
 def _threads() -> int:
     return int(os.environ.get("XACT_NUM_THREADS", "0")) or os.cpu_count() or 1
 
 
-# A forked child (multiprocessing, data-loader workers) has none of the
-# parent's threads: it makes its own pool.
+def _forget_pools() -> None:
+    """In a forked child (multiprocessing, data-loader workers), which has
+    none of the parent's threads: new pools, and a lock no thread holds."""
+    global _POOL_LOCK
+    _POOLS.clear()
+    _POOL_LOCK = threading.Lock()
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_pool.cache_clear)
+    os.register_at_fork(after_in_child=_forget_pools)
 
 
 def _in_parallel(size: int, chunk: int, run: Callable[[int, int], None]) -> None:
