@@ -36,6 +36,7 @@ float32    widened: on a device with float64, a float32 input's value (on
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 import threading
@@ -59,6 +60,7 @@ from .._namespace import (
     is_jax,
     is_numpy,
     is_torch,
+    namespace_of_array,
     narrowed,
 )
 from . import kernels as _kernels
@@ -462,7 +464,7 @@ def compiled_rows(
         if not _torch_kernel_serves(x) or recorded:
             return None
         out = compiled_rows(
-            _numpy_namespace(),
+            _namespace("numpy"),
             function,
             _as_numpy(x),
             None if mask is None else _as_numpy(mask),
@@ -490,11 +492,10 @@ def compiled_rows(
     return out
 
 
-@lru_cache(maxsize=1)
-def _numpy_namespace() -> Namespace:
-    from .._namespace import namespace_of_array
-
-    return namespace_of_array(np.empty(0))
+@lru_cache(maxsize=2)
+def _namespace(library: str) -> Namespace:
+    """The namespace of ``numpy`` or ``torch`` arrays."""
+    return namespace_of_array(importlib.import_module(library).empty(0))
 
 
 def _contiguous(x: Array) -> Array:
@@ -614,7 +615,7 @@ def _kernel_function() -> Any:
             return _slope_times(ctx, x, t, composed=False)  # elementwise
 
     def _slope_times(ctx: Any, x: Any, d: Any, composed: bool) -> Any:
-        xp = _torch_namespace()
+        xp = _namespace("torch")
         kernel = _kernel_for(xp, ctx.name, "vjp", x, ctx.params)
         if kernel is not None and not composed:
             return _torch_vjp(kernel, x, d)
@@ -622,15 +623,6 @@ def _kernel_function() -> Any:
         return entry(ctx.name).vjp(xp, x, y, d, **ctx.params)
 
     return KernelFunction
-
-
-@lru_cache(maxsize=1)
-def _torch_namespace() -> Namespace:
-    import torch
-
-    from .._namespace import namespace_of_array
-
-    return namespace_of_array(torch.empty(0))
 
 
 # --- float32 through float64 -------------------------------------------------
