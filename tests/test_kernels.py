@@ -250,6 +250,28 @@ def test_torch_compile_runs_xact(kernels_on, torch, compiler):
     )
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.script:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:Dynamo detected a call to a `functools.lru_cache`")
+@pytest.mark.parametrize("name", xact.names())
+def test_torch_compile_traces_every_function_in_one_graph(kernels_on, torch, name):
+    # fullgraph: a graph break is an error (array-api-compat's scalar
+    # promotion asked torch.result_type, which Dynamo cannot trace)
+    f = getattr(xact, name)
+    torch._dynamo.reset()
+    compiled = torch.compile(lambda t: f(t).sum(), fullgraph=True, backend="eager")
+
+    def value_and_grad(call):
+        t = torch.linspace(-4.0, 4.0, 34, requires_grad=True)
+        y = call(t)
+        (g,) = torch.autograd.grad(y, t)
+        return y.detach().numpy(), g.numpy()
+
+    for a, b in zip(
+        value_and_grad(compiled), value_and_grad(lambda t: f(t).sum()), strict=True
+    ):
+        np.testing.assert_allclose(a, b, rtol=2e-6, atol=1e-6)
+
+
 def test_torch_tensors_without_grad_are_zero_copy_inputs(kernels_on, torch):
     x = torch.linspace(-3.0, 3.0, 1000)
     y = xact.mish(x)

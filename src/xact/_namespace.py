@@ -73,11 +73,74 @@ def _namespace_of(x: object) -> Namespace | None:
     if isinstance(x, (list, tuple, bool, int, float, np.generic)):
         return None
     try:
-        xp = _compat.array_namespace(x)
+        xp = _own(_compat.array_namespace(x))
     except TypeError:
         return _NOT_AN_ARRAY
     _NAMESPACE_BY_TYPE[cls] = xp
     return xp
+
+
+def _own(xp: Namespace) -> Namespace:
+    """The namespace xact computes with: array-api-compat's, except for
+    torch (:class:`_TorchNamespace`)."""
+    return _TORCH if xp.__name__ == "array_api_compat.torch" else xp
+
+
+class _TorchNamespace:
+    """array-api-compat's torch namespace, whose two-argument functions take
+    a Python number as a 0-d tensor of the other argument's dtype. The
+    compat functions ask ``torch.result_type`` first, which torch.compile
+    cannot trace: every ``xp.maximum(v, 0.0)`` was a graph break. Made when
+    xact is imported, so that a trace only looks it up."""
+
+    __name__ = "array_api_compat.torch"
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(_compat_torch(), name)
+        setattr(self, name, value)  # the next look-up is a plain attribute
+        return value
+
+    def __repr__(self) -> str:
+        return "<xact's array_api_compat.torch>"
+
+    def __reduce__(self) -> str:
+        return "_TORCH"  # pickled and copied as the one instance
+
+    def maximum(self, x1: Any, x2: Any, /) -> Array:
+        return _compat_torch().maximum(*_as_tensors(x1, x2))
+
+    def minimum(self, x1: Any, x2: Any, /) -> Array:
+        return _compat_torch().minimum(*_as_tensors(x1, x2))
+
+    def hypot(self, x1: Any, x2: Any, /) -> Array:
+        return _compat_torch().hypot(*_as_tensors(x1, x2))
+
+
+def _compat_torch() -> Namespace:
+    from array_api_compat import torch as compat_torch
+
+    return compat_torch
+
+
+def _as_tensors(x1: Any, x2: Any) -> tuple[Any, Any]:
+    """A Python number beside a floating tensor, as a 0-d tensor of its dtype
+    and device (the standard's promotion of a scalar)."""
+    import torch
+
+    if type(x2) in (int, float) and _is_floating_tensor(x1):
+        x2 = torch.asarray(x2, dtype=x1.dtype, device=x1.device)
+    elif type(x1) in (int, float) and _is_floating_tensor(x2):
+        x1 = torch.asarray(x1, dtype=x2.dtype, device=x2.device)
+    return x1, x2
+
+
+def _is_floating_tensor(x: object) -> bool:
+    import torch
+
+    return isinstance(x, torch.Tensor) and x.is_floating_point()
+
+
+_TORCH = _TorchNamespace()
 
 
 def namespace_of(x: object) -> Namespace | None:
@@ -125,7 +188,7 @@ def resolve(
             f"xact.{fname}: arrays from different libraries in one call "
             f"({_type_names(arrays)}); convert them to one library first"
         )
-    xp = namespaces[0] if namespaces else _compat.array_namespace(np.empty(0))
+    xp = namespaces[0] if namespaces else _namespace_of(np.empty(0))
     device = None
     for value in values:
         if _namespace_of(value) is not None:
@@ -391,8 +454,10 @@ def as_namespace(module: ModuleType | Namespace) -> Namespace:
 
     name = getattr(module, "__name__", "")
     if name.startswith("array_api_compat."):
-        return module
+        return _own(module)
     if name not in _MODULE_ALIASES:
         raise TypeError(f"xact: {module!r} is not a supported array namespace")
     bare = importlib.import_module(_MODULE_ALIASES[name])
-    return _compat.array_namespace(bare.zeros(0) if name != "numpy" else np.empty(0))
+    return _own(
+        _compat.array_namespace(bare.zeros(0) if name != "numpy" else np.empty(0))
+    )

@@ -224,7 +224,9 @@ class Dense:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         module = state.get("_xp")
-        state["_xp"] = None if module is None else importlib.import_module(module)
+        state["_xp"] = (
+            None if module is None else as_namespace(importlib.import_module(module))
+        )
         self.__dict__.update(state)
 
     def to(self, *, xp: Any = None, device: Any = None, dtype: Any = None) -> Dense:
