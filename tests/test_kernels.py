@@ -287,19 +287,49 @@ def test_torch_tensors_without_grad_are_zero_copy_inputs(kernels_on, torch):
 def test_a_repeated_call_takes_the_short_lane_with_the_same_bits(kernels_on):
     x = np.linspace(-5.0, 5.0, 64, dtype=np.float32)
     first = xact.leaky_relu(x, negative_slope=0.25)  # checks, fills the lane
-    lane = _fast.numpy_lane("leaky_relu", x, {"negative_slope": 0.25})
+    lane = _fast.lane("leaky_relu", x, {"negative_slope": 0.25})
     assert lane is not None
     np.testing.assert_array_equal(lane, first)
     np.testing.assert_array_equal(xact.leaky_relu(x, negative_slope=0.25), first)
     # another type or sign of an equal parameter is another key
-    assert _fast.numpy_lane("leaky_relu", x, {"negative_slope": 1}) is None
-    assert _fast.numpy_lane("leaky_relu", x, {"negative_slope": True}) is None
+    assert _fast.lane("leaky_relu", x, {"negative_slope": 1}) is None
+    assert _fast.lane("leaky_relu", x, {"negative_slope": True}) is None
     xact.leaky_relu(x, negative_slope=0.0)
-    assert _fast.numpy_lane("leaky_relu", x, {"negative_slope": -0.0}) is None
+    assert _fast.lane("leaky_relu", x, {"negative_slope": -0.0}) is None
     with _fast.generic_path():  # the lane is closed with the fast paths
-        assert _fast.numpy_lane("leaky_relu", x, {"negative_slope": 0.25}) is None
+        assert _fast.lane("leaky_relu", x, {"negative_slope": 0.25}) is None
     with pytest.raises(ValueError, match="negative_slope"):  # still checked
         xact.leaky_relu(x, negative_slope=float("nan"))
+
+
+# torch loads its forward-AD decompositions through torch.jit.script
+@pytest.mark.filterwarnings("ignore:`torch.jit.script:DeprecationWarning")
+def test_a_repeated_call_on_a_tensor_takes_the_short_lane_with_the_same_bits(
+    kernels_on, torch
+):
+    x = torch.linspace(-5.0, 5.0, 64)
+    first = xact.silu(x)  # resolves, checks, fills the lane
+    lane = _fast.lane("silu", x, {})
+    assert type(lane) is torch.Tensor
+    torch.testing.assert_close(lane, first, rtol=0, atol=0)
+    # autograd, a transform or a trace: the general path, not the lane
+    assert _fast.lane("silu", x.clone().requires_grad_(True), {}) is None
+    with torch.autograd.forward_ad.dual_level():
+        dual = torch.autograd.forward_ad.make_dual(x, torch.ones_like(x))
+        assert _fast.lane("silu", dual, {}) is None
+    seen = []
+
+    def probe(t):
+        seen.append(_fast.lane("silu", t, {}))
+        return t
+
+    torch.func.vmap(probe)(x[None])
+    assert seen == [None]
+    tangent = torch.ones_like(x)
+    (g,) = torch.autograd.grad(xact.silu(x.requires_grad_(True)), x, tangent)
+    torch.testing.assert_close(
+        g, torch.func.jvp(xact.silu, (x.detach(),), (tangent,))[1]
+    )
 
 
 @pytest.mark.exhaustive  # a wheel build: seconds

@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from ._math import elementwise as m
 from ._namespace import (
     Array,
@@ -23,10 +21,8 @@ from ._namespace import (
     resolve_one,
 )
 from ._public import public_names
-from ._run.fast import compiled_value, evaluate, numpy_lane, values_for
+from ._run.fast import LANE_TYPES, compiled_value, evaluate, lane, values_for
 from ._validate import axis_index, real_parameter
-
-_LANE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16))
 
 __all__ = [
     "celu",
@@ -66,8 +62,8 @@ def apply_elementwise(
     """Resolve ``x``, widen half precision, check that the parameters are
     numbers of the dtype computed in, apply ``math(xp, x, **params)`` (on the
     backend's fast path, :mod:`xact._run.fast`)."""
-    if type(x) is np.ndarray and x.dtype in _LANE_DTYPES and elementwise:
-        result = numpy_lane(name, x, params)
+    if type(x) in LANE_TYPES and elementwise:
+        result = lane(name, x, params)
         if result is not None:
             return result
     xp, given = resolve_one(name, x)

@@ -70,6 +70,7 @@ from .kernels.table import find_row
 __all__ = [
     "CHUNK",
     "FAST_PATHS",
+    "LANE_TYPES",
     "backward_for",
     "compiled_rows",
     "compiled_value",
@@ -78,7 +79,7 @@ __all__ = [
     "evaluate_rows",
     "fast_paths_enabled",
     "generic_path",
-    "numpy_lane",
+    "lane",
     "use_fast_paths",
     "values_for",
     "widens",
@@ -325,12 +326,14 @@ def compiled_value(
     if is_torch(xp):
         return _torch_value(kernel, name, math, x, params)
     # the parameters were checked: the next call may take the short lane
-    _LANE[(name, x.dtype.char, *_typed(params))] = kernel
+    _LANE[(name, np.ndarray, x.dtype, *_typed(params))] = kernel
     return _value(kernel, x)
 
 
-# (name, dtype, *parameters) -> the kernel, for parameters checked already
+# (name, array type, dtype, *parameters) -> the kernel, for parameters
+# checked already; LANE_TYPES: the array types with a lane
 _LANE: dict[tuple[Any, ...], Kernel] = {}
+LANE_TYPES: set[type] = {np.ndarray}
 
 
 def _typed(params: dict[str, Any]) -> tuple[tuple[str, type, float, Any], ...]:
@@ -343,16 +346,25 @@ def _typed(params: dict[str, Any]) -> tuple[tuple[str, type, float, Any], ...]:
     )
 
 
-def numpy_lane(name: str, x: np.ndarray, params: dict[str, Any]) -> Array | None:
-    """The value of a float32 or float64 NumPy array by its kernel in one
-    dictionary look-up, for a function, dtype and parameters served before
-    (None otherwise: the caller takes the general path, which resolves,
-    checks the parameters and fills this lane). ``array_namespace`` alone
-    would cost more than a 64-element kernel call."""
+def lane(name: str, x: Array, params: dict[str, Any]) -> Array | None:
+    """The value of a NumPy array or PyTorch CPU tensor (of a type in
+    :data:`LANE_TYPES`) by its kernel in one dictionary look-up, for a
+    function, dtype and parameters served before (None otherwise: the
+    caller takes the general path, which resolves, checks the parameters
+    and fills this lane). ``array_namespace`` alone would cost more than a
+    64-element kernel call."""
     if not _enabled:
         return None
-    kernel = _LANE.get((name, x.dtype.char, *_typed(params)))
-    return None if kernel is None else _value(kernel, x)
+    kernel = _LANE.get((name, type(x), x.dtype, *_typed(params)))
+    if kernel is None:
+        return None
+    if type(x) is np.ndarray:
+        return _value(kernel, x)
+    if x.requires_grad or not x.is_cpu or _torch_traced(x) or _is_dual(x):
+        return None  # autograd, a transform or a trace: the general path
+    import torch
+
+    return torch.from_numpy(_value(kernel, x.numpy()))
 
 
 def compiled_vjp(
@@ -524,17 +536,22 @@ def _torch_kernel_serves(x: Array) -> bool:
 
     if type(x) not in (torch.Tensor, torch.nn.Parameter):
         return False  # a subclass keeps its own __torch_function__ behaviour
-    if x.dtype not in _torch_kinds() or x.device.type != "cpu":
-        return False
-    # traced (torch.compile, torch.jit.trace, make_fx and other dispatch
-    # modes): a NumPy round trip would be recorded as a constant
+    return x.dtype in _torch_kinds() and x.is_cpu and not _torch_traced(x)
+
+
+def _torch_traced(x: Array) -> bool:
+    """Traced (torch.compile, torch.jit.trace, make_fx and other dispatch
+    modes, where a NumPy round trip would be recorded as a constant) or
+    wrapped by a torch.func transform."""
+    import torch
+
     if torch.compiler.is_compiling() or torch.jit.is_tracing():  # type: ignore[attr-defined, no-untyped-call]
-        return False
+        return True
     if torch.utils._python_dispatch._get_current_dispatch_mode() is not None:
-        return False
+        return True
     functorch = torch._C._functorch
-    return not functorch.is_functorch_wrapped_tensor(x) and (
-        functorch.peek_interpreter_stack() is None
+    return functorch.is_functorch_wrapped_tensor(x) or (
+        functorch.peek_interpreter_stack() is not None
     )
 
 
@@ -559,6 +576,9 @@ def _torch_value(
         return out
     if recorded:
         return _kernel_function().apply(x, kernel, name, math, params)
+    if not x.requires_grad:  # the next call may take the short lane
+        _LANE[(name, type(x), x.dtype, *_typed(params))] = kernel
+        LANE_TYPES.add(type(x))
     return torch.from_numpy(_value(kernel, _as_numpy(x)))
 
 
