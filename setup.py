@@ -110,7 +110,7 @@ class BuildKernels(build_ext):
 KERNELS = Extension(
     "xact._run.kernels._cpu",
     sources=["src/xact/_run/kernels/cpu.c"],
-    depends=["src/xact/_run/kernels/kernels.h"],
+    depends=["src/xact/_run/kernels/kernels.h", "src/xact/_run/kernels/halves.h"],
     extra_compile_args=FLAGS,
     optional=True,  # no compiler: xact installs and runs its generic path
 )

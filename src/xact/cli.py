@@ -35,6 +35,7 @@ from . import __version__, backends, losses
 from ._namespace import array_device, as_namespace, to_host
 from ._public import public_names
 from ._registry import ACTIVATIONS
+from ._run.cuda import status as cuda_status
 from ._run.fast import fast_paths_enabled
 from ._run.kernels import cpu_status
 from .dense import Dense
@@ -248,6 +249,8 @@ def info(args: argparse.Namespace) -> int:
         print(line if args.wide else _clip(line, WIDTH))
     paths = "on" if fast_paths_enabled() else "off (XACT_FAST_PATHS=0)"
     line = f"fast paths {paths}; CPU kernels (NumPy float32): {cpu_status()}"
+    print(line if args.wide else _clip(line, WIDTH))
+    line = f"CUDA kernels (CuPy, torch CUDA): {cuda_status()}"
     print(line if args.wide else _clip(line, WIDTH))
     return 0
 
@@ -632,6 +635,50 @@ _THREADS_HELP = (
 )
 
 
+def kernels(args: argparse.Namespace) -> int:
+    """Compile every CUDA kernel with NVRTC (no GPU needed) for each
+    architecture, cache the images, and print one line per kernel."""
+    try:
+        from ._run.kernels import cuda
+    except ImportError as error:  # pragma: no cover - the module is ours
+        raise RunError(str(error)) from None
+    architectures = args.arch.split(",") if args.arch else _local_architectures()
+    for arch in architectures:
+        if not re.fullmatch(r"sm_\d+[a-z]?", arch):
+            raise UsageError(f"--arch: {arch!r} is not an architecture such as sm_90")
+    try:
+        for arch in architectures:
+            path = cuda.cached_cubin(arch)
+            for kernel in cuda.kernel_names():
+                print(
+                    f"{arch}  {kernel.name:<48} {kernel.kernel.function} "
+                    f"{kernel.kernel.direction} {kernel.dtype}"
+                )
+            print(f"{arch}: {sum(1 for _ in cuda.kernel_names())} kernels in {path}")
+    except ImportError:
+        raise RunError(
+            "NVRTC not found: install CuPy and NVRTC "
+            "(pip install 'xact-activations[cuda13]')"
+        ) from None
+    except cuda.KernelCompileError as error:
+        raise RunError(str(error)) from None
+    return 0
+
+
+def _local_architectures() -> list[str]:
+    """The architecture of each local CUDA device, else sm_80 and sm_90."""
+    try:
+        import cupy
+
+        count = cupy.cuda.runtime.getDeviceCount()
+        found = {f"sm_{cupy.cuda.Device(i).compute_capability}" for i in range(count)}
+    except Exception:  # no CuPy, no driver or no device: the defaults
+        found = set()
+    from ._run.kernels.cuda import DEFAULT_ARCHITECTURES
+
+    return sorted(found) or list(DEFAULT_ARCHITECTURES)
+
+
 def _add_threads(parser: argparse.ArgumentParser, default: str | None) -> None:
     parser.add_argument(
         "--threads",
@@ -731,13 +778,31 @@ def _parser() -> argparse.ArgumentParser:
     )
     bencher.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     _add_threads(bencher, None)
+    compiler = commands.add_parser(
+        "kernels",
+        help="compile every CUDA kernel (no GPU needed)",
+        description="Compile xact's CUDA kernels with NVRTC for each architecture, "
+        "cache the images (XACT_CACHE_DIR, else CuPy's cache folder) and print "
+        "one line per kernel. Exit code 1 on any failure.",
+    )
+    compiler.add_argument(
+        "--arch",
+        metavar="sm_80,sm_90,...",
+        help="comma-separated; default: the local devices', else sm_80 and sm_90",
+    )
     return parser
 
 
 def _run(argv: Sequence[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    handlers = {"info": info, "check": check, "spiral": spiral, "bench": bench}
+    handlers = {
+        "info": info,
+        "check": check,
+        "spiral": spiral,
+        "bench": bench,
+        "kernels": kernels,
+    }
     try:
         if getattr(args, "epochs", 1) < 1:
             raise UsageError("--epochs must be at least 1")

@@ -63,7 +63,9 @@ from .._namespace import (
     namespace_of_array,
     narrowed,
 )
+from . import cuda as _cuda_run
 from . import kernels as _kernels
+from .kernels.cuda import cuda_name
 from .kernels.table import find as find_kernel
 from .kernels.table import find_row
 
@@ -325,6 +327,8 @@ def compiled_value(
         return None
     if is_torch(xp):
         return _torch_value(kernel, name, math, x, params)
+    if is_cupy(xp):
+        return _cuda_run.cupy_run(kernel[3], kernel[2], x)
     # the parameters were checked: the next call may take the short lane
     _LANE[(name, np.ndarray, x.dtype, *_typed(params))] = kernel
     return _value(kernel, x)
@@ -373,10 +377,12 @@ def compiled_vjp(
     """``d`` times ``name``'s derivative at a float32 NumPy array or PyTorch
     CPU tensor ``x`` by its compiled kernel, or None where no kernel serves."""
     kernel = _kernel_for(xp, name, "vjp", x, params)
-    if kernel is None or d.dtype != x.dtype:
+    if kernel is None or d.dtype != x.dtype or d.shape != x.shape:
         return None
     if is_torch(xp):
         return _torch_vjp(kernel, x, d)
+    if is_cupy(xp):
+        return _cuda_run.cupy_run(kernel[3], kernel[2], x, d)
     return _vjp(kernel, x, d)
 
 
@@ -415,12 +421,16 @@ def _vjp(kernel: Kernel, x: Array, d: Array) -> Array:
 def _kernel_for(
     xp: Namespace, name: str, direction: str, x: Array, params: dict[str, Any]
 ) -> Kernel | None:
-    """The kernel for a NumPy array or PyTorch CPU tensor: float32, float64
-    (only the kernels proven there), or the values of float16 and bfloat16
-    (the float32 table, rounded once to the half type); None where no kernel
-    serves."""
+    """The kernel for a NumPy array, a CuPy array or a PyTorch CPU or CUDA
+    tensor: float32, float64 (only the kernels proven there), or the values
+    of float16 and bfloat16 (the float32 table, rounded once to the half
+    type); None where no kernel serves."""
+    if not _enabled:
+        return None
+    if is_cupy(xp) or (is_torch(xp) and x.is_cuda):
+        return _cuda_kernel_for(xp, name, direction, x, params)
     cpu = _kernels.cpu()
-    if cpu is None or not _enabled:
+    if cpu is None:
         return None
     if is_numpy(xp):
         kind = _NUMPY_KINDS.get(x.dtype)
@@ -437,6 +447,30 @@ def _kernel_for(
     p0, p1 = (*args, 0.0, 0.0)[:2]
     threaded = ARITHMETIC_THREADED if kernel.arithmetic_only else KERNEL_THREADED
     return index, threaded, (p0, p1), getattr(cpu, direction + kind)
+
+
+def _cuda_kernel_for(
+    xp: Namespace, name: str, direction: str, x: Array, params: dict[str, Any]
+) -> Kernel | None:
+    """The CUDA kernel for a CuPy array or a CUDA tensor: a Kernel whose
+    function is the CUDA function's name (its index and threshold unused)."""
+    if not _cuda_run.ready():
+        return None
+    if is_torch(xp) and not _torch_kernel_serves(x):
+        return None
+    dtype = str(x.dtype).removeprefix("torch.")
+    if dtype not in _CUDA_DTYPES or (dtype in _CUDA_HALF and direction != "value"):
+        return None
+    found = find_kernel(name, direction, params, dtype == "float64")
+    if found is None:
+        return None
+    _, kernel, args = found
+    p0, p1 = (*args, 0.0, 0.0)[:2]
+    return -1, 0, (p0, p1), cuda_name(kernel, dtype)
+
+
+_CUDA_DTYPES = ("float32", "float64", "float16", "bfloat16")
+_CUDA_HALF = ("float16", "bfloat16")
 
 
 # the extension's function for each dtype: value, value64, value16, ...
@@ -530,13 +564,14 @@ def _run_kernel(size: int, threaded: int, run: Callable[[int, int], None]) -> No
 
 
 def _torch_kernel_serves(x: Array) -> bool:
-    """A float32 or float64 CPU tensor outside torch.compile and torch.func's
+    """A floating CPU or CUDA tensor outside torch.compile and torch.func's
     transforms (those trace or wrap the tensor: the composed math runs)."""
     import torch
 
     if type(x) not in (torch.Tensor, torch.nn.Parameter):
         return False  # a subclass keeps its own __torch_function__ behaviour
-    return x.dtype in _torch_kinds() and x.is_cpu and not _torch_traced(x)
+    on_device = x.is_cpu or x.is_cuda
+    return x.dtype in _torch_kinds() and on_device and not _torch_traced(x)
 
 
 def _torch_traced(x: Array) -> bool:
@@ -568,17 +603,32 @@ def _torch_value(
     if x.dtype in (torch.float16, torch.bfloat16):
         if recorded:
             return None  # autograd: the float32 path, rounded back
+        return _torch_run(kernel, x)
+    if recorded:
+        return _kernel_function().apply(x, kernel, name, math, params)
+    if not x.requires_grad:  # the next call may take the short lane
+        _LANE[(name, type(x), x.dtype, *_typed(params))] = kernel
+        LANE_TYPES.add(type(x))
+    return _torch_run(kernel, x)
+
+
+def _torch_run(kernel: Kernel, *tensors: Array) -> Array:
+    """A kernel over CPU tensors (zero-copy NumPy views of their memory; a
+    half type as its 16-bit patterns) or CUDA tensors."""
+    import torch
+
+    x = tensors[0]
+    if x.is_cuda:
+        return _cuda_run.torch_run(kernel[3], kernel[2], *tensors)
+    if x.dtype in (torch.float16, torch.bfloat16):
         # the 16-bit patterns (a bfloat16 tensor has no NumPy view)
         source = x.detach().contiguous()
         out = torch.empty_like(source)
         bits = _value(kernel, source.view(torch.int16).numpy())
         out.view(torch.int16).copy_(torch.from_numpy(bits))
         return out
-    if recorded:
-        return _kernel_function().apply(x, kernel, name, math, params)
-    if not x.requires_grad:  # the next call may take the short lane
-        _LANE[(name, type(x), x.dtype, *_typed(params))] = kernel
-        LANE_TYPES.add(type(x))
+    if len(tensors) == 2:
+        return torch.from_numpy(_vjp(kernel, _as_numpy(x), _as_numpy(tensors[1])))
     return torch.from_numpy(_value(kernel, _as_numpy(x)))
 
 
@@ -592,9 +642,7 @@ def _is_dual(x: Array) -> bool:
 
 
 def _torch_vjp(kernel: Kernel, x: Array, d: Array) -> Array:
-    import torch
-
-    return torch.from_numpy(_vjp(kernel, _as_numpy(x), _as_numpy(d)))
+    return _torch_run(kernel, x, d)
 
 
 @lru_cache(maxsize=1)
@@ -612,7 +660,7 @@ def _kernel_function() -> Any:
         def forward(
             x: Any, kernel: Kernel, name: str, math: Math, params: dict[str, Any]
         ) -> Any:
-            return torch.from_numpy(_value(kernel, _as_numpy(x)))
+            return _torch_run(kernel, x)
 
         @staticmethod
         def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:

@@ -41,6 +41,7 @@ double erfc(double);
 #define XACT_KERNEL static inline __attribute__((always_inline))
 #define XACT_ROW static inline __attribute__((always_inline))
 #include "kernels.h"
+#include "halves.h"
 
 #if defined(XACT_TARGET_CLONES)
 #define XACT_CLONES __attribute__((target_clones("default", "avx2", "arch=x86-64-v4")))
@@ -115,68 +116,9 @@ typedef void (*vjp_loop)(const void *, const void *, void *, Py_ssize_t,
         }                                                                      \
     }
 
-/* Half precision passes as 16-bit patterns, converted with integer code
- * (exact to double; from double rounded once, to nearest even, with
- * subnormals, overflow to infinity and NaN): no compiler half type needed. */
-typedef unsigned short half_bits;
-
-static inline __attribute__((always_inline)) double power_of_two(int e)
-{
-    union { unsigned long long u; double d; } b = {(unsigned long long)(1023 + e) << 52};
-    return b.d;
-}
-
-/* a binary format of p significand bits, smallest normal exponent emin and
- * exponent bias: bits to double, and double to bits rounded once */
-static inline __attribute__((always_inline)) double narrow_to_double(
-    unsigned bits, int p, int emin, int width)
-{
-    const unsigned fraction = bits & ((1u << (p - 1)) - 1);
-    const int exponent = (int)((bits >> (p - 1)) & ((1u << width) - 1));
-    double v;
-    if (exponent == 0)
-        v = (double)fraction * power_of_two(emin - p + 1);
-    else if (exponent == (1 << width) - 1)
-        v = fraction ? NAN : INFINITY;
-    else
-        v = (double)(fraction + (1u << (p - 1))) * power_of_two(exponent + emin - p);
-    return (bits >> (p - 1 + width)) & 1 ? -v : v;
-}
-
-static inline __attribute__((always_inline)) unsigned double_to_narrow(
-    double v, int p, int emin, int width, double overflow)
-{
-    union { double d; unsigned long long u; } b = {v};
-    const unsigned sign = (unsigned)(b.u >> 63) << (p - 1 + width);
-    const unsigned infinity = ((1u << width) - 1) << (p - 1);
-    const double a = fabs(v);
-    if (a != a)
-        return sign | infinity | (1u << (p - 2)); /* a quiet NaN */
-    if (a >= overflow) /* the largest finite number plus half an ULP, or more */
-        return sign | infinity;
-    int e = (int)((b.u >> 52) & 0x7ff) - 1023;
-    if (e < emin)
-        e = emin; /* subnormal (or zero): the quantum of the smallest normals */
-    /* a scaled so that its ULP is 1, rounded to nearest even by adding and
-     * taking away 2^52 (exact below 2^52; no -ffast-math to fold it) */
-    const volatile double big = 0x1p52;
-    const double scaled = a * power_of_two(p - 1 - e);
-    const double q = (scaled + big) - big;
-    /* q in [2^(p-1), 2^p] for normals: 2^p carries into the exponent */
-    const unsigned m = (unsigned)q;
-    if (e == emin && m < (1u << (p - 1)))
-        return sign | m; /* subnormal, or the smallest normal reached by rounding */
-    return sign | ((unsigned)(e - emin + 1) << (p - 1)) + (m - (1u << (p - 1)));
-}
-
 #define AS_DOUBLE(a) ((double)(a))
 #define AS_float(a) ((float)(a))
 #define AS_double(a) (a)
-#define HALF_TO_DOUBLE(h) narrow_to_double((h), 11, -14, 5)
-#define DOUBLE_TO_HALF(v) ((half_bits)double_to_narrow((v), 11, -14, 5, 65520.0))
-#define BFLOAT16_TO_DOUBLE(h) narrow_to_double((h), 8, -126, 8)
-#define DOUBLE_TO_BFLOAT16(v)                                                  \
-    ((half_bits)double_to_narrow((v), 8, -126, 8, 0x1.ffp127))
 
 #define VALUE_LOOP(name, args) VALUE_LOOP_OF(float, value, name, args)
 #define VALUE16_LOOP(name, args)                                               \
