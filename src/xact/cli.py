@@ -651,8 +651,8 @@ def kernels(args: argparse.Namespace) -> int:
             path = cuda.cached_cubin(arch)
             for kernel in cuda.kernel_names():
                 print(
-                    f"{arch}  {kernel.name:<48} {kernel.kernel.function} "
-                    f"{kernel.kernel.direction} {kernel.dtype}"
+                    f"{arch}  {kernel.name:<48} {kernel.function} "
+                    f"{kernel.kind} {kernel.dtype}"
                 )
             print(f"{arch}: {sum(1 for _ in cuda.kernel_names())} kernels in {path}")
     except ImportError:

@@ -19,7 +19,7 @@ import numpy as np
 
 from .kernels import cuda as _cuda
 
-__all__ = ["cupy_run", "ready", "status", "torch_run"]
+__all__ = ["cupy_rows", "cupy_run", "ready", "status", "torch_rows", "torch_run"]
 
 Array = Any
 
@@ -73,6 +73,72 @@ def cupy_run(function: str, params: tuple[float, float], *arrays: Array) -> Arra
     return out
 
 
+def cupy_rows(function: str, x: Array, mask: Array | None) -> Array:
+    """Row kernel ``function`` along the last axis of a float32 CuPy array
+    (``mask``: booleans that broadcast to it, or None)."""
+    import cupy
+
+    source = _contiguous(x)
+    where = None
+    if mask is not None:
+        where = _contiguous(cupy.broadcast_to(mask, x.shape)).view(cupy.uint8)
+    out = cupy.empty(source.shape, dtype=source.dtype)
+    n = source.shape[-1]
+    rows = source.size // n if n else 0
+    if rows:
+        _cuda.launch_rows(
+            out.device.id,
+            function,
+            rows,
+            (
+                source,
+                np.uint64(0) if where is None else where,
+                out,
+                np.int64(n),
+                np.int64(rows),
+            ),
+            cupy.cuda.get_current_stream(),
+        )
+    return out
+
+
+def torch_rows(function: str, x: Array, mask: Array | None) -> Array:
+    """Row kernel ``function`` along the last axis of a float32 CUDA tensor,
+    on PyTorch's current stream (no autograd)."""
+    import torch
+
+    source = x.detach().contiguous()
+    where = None
+    if mask is not None:
+        where = mask.to(torch.bool).broadcast_to(x.shape).contiguous()
+    out = torch.empty_like(source, memory_format=torch.contiguous_format)
+    n = source.shape[-1]
+    rows = source.numel() // n if n else 0
+    if rows:
+        device = out.device
+        pointer = np.uint64(0 if where is None else where.data_ptr())
+        _cuda.launch_rows(
+            _index(device),
+            function,
+            rows,
+            (
+                np.uint64(source.data_ptr()),
+                pointer,
+                np.uint64(out.data_ptr()),
+                np.int64(n),
+                np.int64(rows),
+            ),
+            _cupy_stream(torch.cuda.current_stream(device)),
+        )
+    return out
+
+
+def _index(device: Any) -> int:
+    import torch
+
+    return device.index if device.index is not None else torch.cuda.current_device()
+
+
 def _contiguous(x: Array) -> Array:
     # cupy.ascontiguousarray would make a 0-d array 1-d
     return x if x.flags.c_contiguous else x.copy(order="C")
@@ -94,7 +160,7 @@ def torch_run(function: str, params: tuple[float, float], *tensors: Array) -> Ar
         device = out.device
         pointers = [np.uint64(t.data_ptr()) for t in (*sources, out)]
         _cuda.launch(
-            device.index if device.index is not None else torch.cuda.current_device(),
+            _index(device),
             function,
             n,
             (*pointers, np.int64(n), np.float64(params[0]), np.float64(params[1])),

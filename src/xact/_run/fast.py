@@ -65,7 +65,7 @@ from .._namespace import (
 )
 from . import cuda as _cuda_run
 from . import kernels as _kernels
-from .kernels.cuda import cuda_name
+from .kernels.cuda import cuda_name, cuda_row_name
 from .kernels.table import find as find_kernel
 from .kernels.table import find_row
 
@@ -497,17 +497,21 @@ def _torch_kinds() -> dict[Any, str]:
 def compiled_rows(
     xp: Namespace, function: str, x: Array, mask: Array | None, axis: int
 ) -> Array | None:
-    """The softmax family along the last axis of a float32 NumPy array or
-    PyTorch CPU tensor (no autograd) by its row kernel; None where none
-    serves (another axis, another dtype: the caller's path runs)."""
+    """The softmax family along the last axis of a float32 NumPy array,
+    CuPy array or PyTorch CPU or CUDA tensor (no autograd) by its row
+    kernel; None where none serves (another axis, another dtype: the
+    caller's path runs)."""
+    if not _enabled or x.ndim == 0 or axis != x.ndim - 1:
+        return None
+    if is_cupy(xp) or (is_torch(xp) and x.is_cuda):
+        return _cuda_rows(xp, function, x, mask)
     cpu = _kernels.cpu()
-    if cpu is None or not _enabled or x.ndim == 0 or axis != x.ndim - 1:
+    if cpu is None:
         return None
     if is_torch(xp):
         import torch
 
-        recorded = (torch.is_grad_enabled() and x.requires_grad) or _is_dual(x)
-        if not _torch_kernel_serves(x) or recorded:
+        if not _torch_kernel_serves(x) or _torch_recorded(x):
             return None
         out = compiled_rows(
             _namespace("numpy"),
@@ -536,6 +540,30 @@ def compiled_rows(
     else:
         _in_parallel(rows, max(1, KERNEL_THREADED // 2 // max(n, 1)), run)
     return out
+
+
+def _cuda_rows(
+    xp: Namespace, function: str, x: Array, mask: Array | None
+) -> Array | None:
+    index = find_row(function, mask is not None)
+    if index is None or not _cuda_run.ready() or str(x.dtype) not in _FLOAT32:
+        return None
+    name = cuda_row_name(function, mask is not None)
+    if is_cupy(xp):
+        return _cuda_run.cupy_rows(name, x, mask)
+    if not _torch_kernel_serves(x) or _torch_recorded(x):
+        return None
+    return _cuda_run.torch_rows(name, x, mask)
+
+
+_FLOAT32 = ("float32", "torch.float32")
+
+
+def _torch_recorded(x: Array) -> bool:
+    """Whether autograd (or forward-mode AD) records an operation on ``x``."""
+    import torch
+
+    return (torch.is_grad_enabled() and x.requires_grad) or _is_dual(x)
 
 
 @lru_cache(maxsize=2)
@@ -599,7 +627,7 @@ def _torch_value(
 ) -> Array | None:
     import torch
 
-    recorded = (torch.is_grad_enabled() and x.requires_grad) or _is_dual(x)
+    recorded = _torch_recorded(x)
     if x.dtype in (torch.float16, torch.bfloat16):
         if recorded:
             return None  # autograd: the float32 path, rounded back

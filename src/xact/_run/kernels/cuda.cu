@@ -2,14 +2,61 @@
  * (kernels.h), compiled by NVRTC (xact._run.kernels.cuda), which puts
  * kernels.h and halves.h in place of their #include lines.
  *
- * One thread an element, a grid-stride loop over a contiguous array. Each
- * kernel reads x (and the gradient d) once, computes in double and writes
- * its result once, rounded once to the element type: float32, float64 (the
- * kernels proven there), and float16 and bfloat16 as 16-bit patterns. The
- * options (-ftz=false, -prec-div=true, -prec-sqrt=true, --fmad=false) keep
+ * Elementwise: one thread an element, a grid-stride loop over a contiguous
+ * array. Each kernel reads x (and the gradient d) once, computes in double
+ * and writes its result once, rounded once to the element type: float32,
+ * float64 (the kernels proven there), and float16 and bfloat16 as 16-bit
+ * patterns. The softmax family: one block a row (a grid-stride loop over
+ * rows), each pass over the row shared by the block's threads and its
+ * partial results combined across the block, in double. The options
+ * (-ftz=false, -prec-div=true, -prec-sqrt=true, --fmad=false) keep
  * subnormals and IEEE rounding, as on the CPU.
  */
+/* the generated passes recompute statements a pass may not need, and not
+ * every helper serves every kernel: unused is expected */
+#pragma nv_diag_suppress 177
 #define XACT_KERNEL static __device__ __forceinline__
+#define restrict __restrict__
+#define INFINITY __longlong_as_double(0x7ff0000000000000ULL)
+#define NAN __longlong_as_double(0x7ff8000000000000ULL)
+
+/* the reductions of a row, across the threads of a block (every thread
+ * takes part, and every thread gets the result) */
+#define FULL_WARP 0xffffffffu
+#define MAX_WARPS 32
+
+static __device__ double block_combine(double v, bool maximum)
+{
+    __shared__ double partial[MAX_WARPS];
+    for (int offset = 16; offset > 0; offset /= 2) {
+        const double other = __shfl_down_sync(FULL_WARP, v, offset);
+        v = maximum ? (other > v ? other : v) : v + other;
+    }
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+    __syncthreads(); /* partial is free: the last combine has been read */
+    if (lane == 0)
+        partial[warp] = v;
+    __syncthreads();
+    if (warp == 0) {
+        const int warps = (blockDim.x + 31) / 32;
+        v = lane < warps ? partial[lane] : (maximum ? -INFINITY : 0.0);
+        for (int offset = 16; offset > 0; offset /= 2) {
+            const double other = __shfl_down_sync(FULL_WARP, v, offset);
+            v = maximum ? (other > v ? other : v) : v + other;
+        }
+        if (lane == 0)
+            partial[0] = v;
+    }
+    __syncthreads();
+    return partial[0];
+}
+
+#define XACT_ROW static __device__ __forceinline__
+#define XACT_ROW_LOOP(i, n) for (long i = threadIdx.x; i < n; i += blockDim.x)
+#define XACT_ROW_MAX(r) r = block_combine(r, true)
+#define XACT_ROW_SUM(r) r = block_combine(r, false)
+#define XACT_ROW_OR(r) r = __syncthreads_or(r)
+
 #include "kernels.h"
 #include "halves.h"
 
@@ -70,3 +117,16 @@ XACT_VALUE64_KERNELS(VALUE64)
 XACT_VJP64_KERNELS(VJP64)
 XACT_VALUE_KERNELS(VALUE16)
 XACT_VALUE_KERNELS(VALUEBF16)
+
+/* name_f32(x, where, y, n, rows): the softmax family along rows of n (where:
+ * a mask of the same shape, or null) */
+#define ROW_KERNEL(name)                                                       \
+    extern "C" __global__ void name##_f32(                                     \
+        const float *__restrict__ x, const unsigned char *__restrict__ w,      \
+        float *__restrict__ y, index_t n, index_t rows)                        \
+    {                                                                          \
+        for (index_t r = blockIdx.x; r < rows; r += gridDim.x)                 \
+            xact_##name(x + r * n, w ? w + r * n : nullptr, y + r * n, (long)n); \
+    }
+
+XACT_ROW_KERNELS(ROW_KERNEL)

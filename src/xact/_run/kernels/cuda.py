@@ -10,7 +10,8 @@ and loaded with ``RawModule(path=...)``, which adds no options.
 
 Kernel names: each kernel of :mod:`.table` with its element type,
 ``gelu_value_f32``, ``tanh_vjp_f64`` (the kernels proven in float64),
-``silu_value_f16`` and ``silu_value_bf16`` (16-bit patterns).
+``silu_value_f16`` and ``silu_value_bf16`` (16-bit patterns), and the
+softmax family's row kernels, ``softmax_masked_row_f32``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .table import Kernel, listed
+from .table import ROWS, Kernel, listed, row_name
 
 __all__ = [
     "DEFAULT_ARCHITECTURES",
@@ -78,7 +79,8 @@ def source() -> str:
 @dataclass(frozen=True)
 class CudaKernel:
     name: str  # the CUDA function
-    kernel: Kernel
+    function: str  # the activation
+    kind: str  # "value", "vjp" or "rows" (the softmax family)
     dtype: str  # the element type
 
 
@@ -86,12 +88,21 @@ def kernel_names() -> Iterator[CudaKernel]:
     """Every kernel the CUDA source defines."""
     for direction, dtype in _FAMILIES:
         for kernel in listed(direction, dtype == "float64"):
-            yield CudaKernel(cuda_name(kernel, dtype), kernel, dtype)
+            yield CudaKernel(
+                cuda_name(kernel, dtype), kernel.function, direction, dtype
+            )
+    for function, masked in ROWS:
+        yield CudaKernel(cuda_row_name(function, masked), function, "rows", "float32")
 
 
 def cuda_name(kernel: Kernel, dtype: str) -> str:
     """The CUDA function of ``kernel`` for elements of ``dtype``."""
     return f"{kernel.name}_{_SUFFIX[dtype]}"
+
+
+def cuda_row_name(function: str, masked: bool) -> str:
+    """The CUDA row kernel of the softmax family's ``function`` (float32)."""
+    return f"{row_name(function, masked)}_f32"
 
 
 def _nvrtc() -> Any:
@@ -173,12 +184,26 @@ def launch(
 ) -> None:
     """Run CUDA function ``name`` over ``n`` elements on ``stream`` (a grid
     of at most 64 blocks per multiprocessor; each thread strides on)."""
+    blocks = min((n + THREADS - 1) // THREADS, 64 * _multiprocessors(device_id))
+    _launch(device_id, name, blocks, args, stream)
+
+
+def launch_rows(
+    device_id: int, name: str, rows: int, args: tuple[Any, ...], stream: Any
+) -> None:
+    """Run row kernel ``name``: a block a row, at most 64 blocks per
+    multiprocessor (each block strides on over the rows)."""
+    _launch(device_id, name, min(rows, 64 * _multiprocessors(device_id)), args, stream)
+
+
+def _launch(
+    device_id: int, name: str, blocks: int, args: tuple[Any, ...], stream: Any
+) -> None:
     import cupy
 
     function = _function(device_id, name)
-    blocks = min((n + THREADS - 1) // THREADS, 64 * _multiprocessors(device_id))
-    with cupy.cuda.Device(device_id):
-        function((max(blocks, 1),), (THREADS,), args, stream=stream)
+    with cupy.cuda.Device(device_id), stream:  # the launch goes to the current stream
+        function((max(blocks, 1),), (THREADS,), args)
 
 
 @lru_cache(maxsize=1024)

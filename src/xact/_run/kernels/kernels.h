@@ -7,11 +7,22 @@
  * written with v (the input), d (the incoming gradient) and p (the
  * parameters), in the order of xact._run.kernels.table.kernels();
  * XACT_VALUE64_KERNELS and XACT_VJP64_KERNELS those that serve float64.
- * XACT_ROW_KERNELS lists the softmax family's row functions (C only: a CUDA
- * row kernel reduces across threads).
+ * XACT_ROW_KERNELS lists the softmax family's row functions: each reduction
+ * is a pass over the row (XACT_ROW_LOOP), then XACT_ROW_MAX, _SUM or _OR
+ * combine the partial results; in C one thread has them all, so these are
+ * empty, and a CUDA block defines them as block-wide reductions.
  */
 #ifndef XACT_KERNEL
 #define XACT_KERNEL static inline
+#endif
+#ifndef XACT_ROW
+#define XACT_ROW static
+#endif
+#ifndef XACT_ROW_LOOP
+#define XACT_ROW_LOOP(i, n) for (long i = 0; i < n; i++)
+#define XACT_ROW_MAX(r)
+#define XACT_ROW_SUM(r)
+#define XACT_ROW_OR(r)
 #endif
 
 /* maximum and minimum as the Array API defines them: NaN if either is NaN;
@@ -635,40 +646,38 @@ XACT_KERNEL double xact_identity_vjp(double x, double d)
     return t1;
 }
 
-#ifndef __CUDACC_RTC__
-#ifndef XACT_ROW
-#define XACT_ROW static
-#endif
-
 XACT_ROW void xact_softmax_row(const float *restrict xrow,
     const unsigned char *restrict wrow, float *restrict yrow, long n)
 {
     double r0 = -INFINITY;
     int nan0 = 0;
     #pragma omp simd reduction(max:r0) reduction(|:nan0)
-    for (long i = 0; i < n; i++) {
+    XACT_ROW_LOOP(i, n) {
         const double x = (double)xrow[i];
         const double t0 = xact_minimum_bounded(x, 1e+300);
         r0 = t0 > r0 ? t0 : r0;
         nan0 |= t0 != t0;
     }
+    XACT_ROW_MAX(r0);
+    XACT_ROW_OR(nan0);
     const double t1 = nan0 ? NAN : r0;
     const int t2 = fabs(t1) < INFINITY;
     const double t3 = t2 ? t1 : 0.0;
     double r1 = 0.0;
     #pragma omp simd reduction(+:r1)
-    for (long i = 0; i < n; i++) {
+    XACT_ROW_LOOP(i, n) {
         const double x = (double)xrow[i];
         const double t0 = xact_minimum_bounded(x, 1e+300);
         const double t4 = t0 - t3;
         const double t5 = exp(t4);
         r1 += t5;
     }
+    XACT_ROW_SUM(r1);
     const double t6 = r1;
     const int t7 = t6 == 0.0;
     const double t8 = t7 ? 1.0 : t6;
     #pragma omp simd
-    for (long i = 0; i < n; i++) {
+    XACT_ROW_LOOP(i, n) {
         const double x = (double)xrow[i];
         const double t0 = xact_minimum_bounded(x, 1e+300);
         const double t4 = t0 - t3;
@@ -684,7 +693,7 @@ XACT_ROW void xact_softmax_masked_row(const float *restrict xrow,
     double r0 = -INFINITY;
     int nan0 = 0;
     #pragma omp simd reduction(max:r0) reduction(|:nan0)
-    for (long i = 0; i < n; i++) {
+    XACT_ROW_LOOP(i, n) {
         const double x = (double)xrow[i];
         const int where = wrow[i];
         const double t0 = xact_minimum_bounded(x, 1e+300);
@@ -692,12 +701,14 @@ XACT_ROW void xact_softmax_masked_row(const float *restrict xrow,
         r0 = t1 > r0 ? t1 : r0;
         nan0 |= t1 != t1;
     }
+    XACT_ROW_MAX(r0);
+    XACT_ROW_OR(nan0);
     const double t2 = nan0 ? NAN : r0;
     const int t3 = fabs(t2) < INFINITY;
     const double t4 = t3 ? t2 : 0.0;
     double r1 = 0.0;
     #pragma omp simd reduction(+:r1)
-    for (long i = 0; i < n; i++) {
+    XACT_ROW_LOOP(i, n) {
         const double x = (double)xrow[i];
         const int where = wrow[i];
         const double t0 = xact_minimum_bounded(x, 1e+300);
@@ -706,11 +717,12 @@ XACT_ROW void xact_softmax_masked_row(const float *restrict xrow,
         const double t6 = exp(t5);
         r1 += t6;
     }
+    XACT_ROW_SUM(r1);
     const double t7 = r1;
     const int t8 = t7 == 0.0;
     const double t9 = t8 ? 1.0 : t7;
     #pragma omp simd
-    for (long i = 0; i < n; i++) {
+    XACT_ROW_LOOP(i, n) {
         const double x = (double)xrow[i];
         const int where = wrow[i];
         const double t0 = xact_minimum_bounded(x, 1e+300);
@@ -728,18 +740,20 @@ XACT_ROW void xact_log_softmax_row(const float *restrict xrow,
     double r0 = -INFINITY;
     int nan0 = 0;
     #pragma omp simd reduction(max:r0) reduction(|:nan0)
-    for (long i = 0; i < n; i++) {
+    XACT_ROW_LOOP(i, n) {
         const double x = (double)xrow[i];
         const double t0 = xact_minimum_bounded(x, 1e+300);
         r0 = t0 > r0 ? t0 : r0;
         nan0 |= t0 != t0;
     }
+    XACT_ROW_MAX(r0);
+    XACT_ROW_OR(nan0);
     const double t1 = nan0 ? NAN : r0;
     const int t2 = fabs(t1) < INFINITY;
     const double t3 = t2 ? t1 : 0.0;
     double r1 = 0.0;
     #pragma omp simd reduction(+:r1)
-    for (long i = 0; i < n; i++) {
+    XACT_ROW_LOOP(i, n) {
         const double x = (double)xrow[i];
         const double t0 = xact_minimum_bounded(x, 1e+300);
         const double t4 = t0 - t3;
@@ -748,10 +762,11 @@ XACT_ROW void xact_log_softmax_row(const float *restrict xrow,
         const double t7 = t6 ? 1.0 : 0.0;
         r1 += t7;
     }
+    XACT_ROW_SUM(r1);
     const double t8 = r1;
     double r2 = 0.0;
     #pragma omp simd reduction(+:r2)
-    for (long i = 0; i < n; i++) {
+    XACT_ROW_LOOP(i, n) {
         const double x = (double)xrow[i];
         const double t0 = xact_minimum_bounded(x, 1e+300);
         const double t4 = t0 - t3;
@@ -761,6 +776,7 @@ XACT_ROW void xact_log_softmax_row(const float *restrict xrow,
         const double t9 = t5 - t7;
         r2 += t9;
     }
+    XACT_ROW_SUM(r2);
     const double t10 = r2;
     const int t11 = t8 > 0.0;
     const double t12 = t8 - 1.0;
@@ -770,7 +786,7 @@ XACT_ROW void xact_log_softmax_row(const float *restrict xrow,
     const double t16 = log1p(t14);
     const double t17 = t15 ? t1 : t16;
     #pragma omp simd
-    for (long i = 0; i < n; i++) {
+    XACT_ROW_LOOP(i, n) {
         const double x = (double)xrow[i];
         const double t0 = xact_minimum_bounded(x, 1e+300);
         const double t4 = t0 - t3;
@@ -789,7 +805,7 @@ XACT_ROW void xact_log_softmax_masked_row(const float *restrict xrow,
     double r0 = -INFINITY;
     int nan0 = 0;
     #pragma omp simd reduction(max:r0) reduction(|:nan0)
-    for (long i = 0; i < n; i++) {
+    XACT_ROW_LOOP(i, n) {
         const double x = (double)xrow[i];
         const int where = wrow[i];
         const double t0 = xact_minimum_bounded(x, 1e+300);
@@ -797,12 +813,14 @@ XACT_ROW void xact_log_softmax_masked_row(const float *restrict xrow,
         r0 = t1 > r0 ? t1 : r0;
         nan0 |= t1 != t1;
     }
+    XACT_ROW_MAX(r0);
+    XACT_ROW_OR(nan0);
     const double t2 = nan0 ? NAN : r0;
     const int t3 = fabs(t2) < INFINITY;
     const double t4 = t3 ? t2 : 0.0;
     double r1 = 0.0;
     #pragma omp simd reduction(+:r1)
-    for (long i = 0; i < n; i++) {
+    XACT_ROW_LOOP(i, n) {
         const double x = (double)xrow[i];
         const int where = wrow[i];
         const double t0 = xact_minimum_bounded(x, 1e+300);
@@ -813,10 +831,11 @@ XACT_ROW void xact_log_softmax_masked_row(const float *restrict xrow,
         const double t8 = t7 ? 1.0 : 0.0;
         r1 += t8;
     }
+    XACT_ROW_SUM(r1);
     const double t9 = r1;
     double r2 = 0.0;
     #pragma omp simd reduction(+:r2)
-    for (long i = 0; i < n; i++) {
+    XACT_ROW_LOOP(i, n) {
         const double x = (double)xrow[i];
         const int where = wrow[i];
         const double t0 = xact_minimum_bounded(x, 1e+300);
@@ -828,6 +847,7 @@ XACT_ROW void xact_log_softmax_masked_row(const float *restrict xrow,
         const double t10 = t6 - t8;
         r2 += t10;
     }
+    XACT_ROW_SUM(r2);
     const double t11 = r2;
     const int t12 = t9 > 0.0;
     const double t13 = t9 - 1.0;
@@ -837,7 +857,7 @@ XACT_ROW void xact_log_softmax_masked_row(const float *restrict xrow,
     const double t17 = log1p(t15);
     const double t18 = t16 ? t2 : t17;
     #pragma omp simd
-    for (long i = 0; i < n; i++) {
+    XACT_ROW_LOOP(i, n) {
         const double x = (double)xrow[i];
         const int where = wrow[i];
         const double t0 = xact_minimum_bounded(x, 1e+300);
@@ -858,19 +878,21 @@ XACT_ROW void xact_softmin_row(const float *restrict xrow,
     double r0 = -INFINITY;
     int nan0 = 0;
     #pragma omp simd reduction(max:r0) reduction(|:nan0)
-    for (long i = 0; i < n; i++) {
+    XACT_ROW_LOOP(i, n) {
         const double x = (double)xrow[i];
         const double t0 = -x;
         const double t1 = xact_minimum_bounded(t0, 1e+300);
         r0 = t1 > r0 ? t1 : r0;
         nan0 |= t1 != t1;
     }
+    XACT_ROW_MAX(r0);
+    XACT_ROW_OR(nan0);
     const double t2 = nan0 ? NAN : r0;
     const int t3 = fabs(t2) < INFINITY;
     const double t4 = t3 ? t2 : 0.0;
     double r1 = 0.0;
     #pragma omp simd reduction(+:r1)
-    for (long i = 0; i < n; i++) {
+    XACT_ROW_LOOP(i, n) {
         const double x = (double)xrow[i];
         const double t0 = -x;
         const double t1 = xact_minimum_bounded(t0, 1e+300);
@@ -878,11 +900,12 @@ XACT_ROW void xact_softmin_row(const float *restrict xrow,
         const double t6 = exp(t5);
         r1 += t6;
     }
+    XACT_ROW_SUM(r1);
     const double t7 = r1;
     const int t8 = t7 == 0.0;
     const double t9 = t8 ? 1.0 : t7;
     #pragma omp simd
-    for (long i = 0; i < n; i++) {
+    XACT_ROW_LOOP(i, n) {
         const double x = (double)xrow[i];
         const double t0 = -x;
         const double t1 = xact_minimum_bounded(t0, 1e+300);
@@ -899,7 +922,6 @@ XACT_ROW void xact_softmin_row(const float *restrict xrow,
     K(log_softmax_row) \
     K(log_softmax_masked_row) \
     K(softmin_row)
-#endif
 
 #define XACT_VALUE_KERNELS(K) \
     K(relu_value, (v)) \

@@ -245,16 +245,20 @@ class Recorder:
         self.inputs.append(f"const {kind} {name} = {load};")
         return Expression(self, name, condition, data=True, element=True)
 
-    def _pass(self, value: Expression, init: str, step: str, clauses: str) -> str:
+    def _pass(
+        self, value: Expression, init: str, step: str, clauses: str, combine: str
+    ) -> str:
         """A loop over the row computing every element statement so far and
-        accumulating ``value``; the accumulator's name."""
+        accumulating ``value``, then the partial results combined (across a
+        CUDA block); the accumulator's name."""
         k = self._passes
         self._passes += 1
         self.body.append(init.format(k=k))
         self.body.append(f"#pragma omp simd {clauses.format(k=k)}")
-        loop = ["for (long i = 0; i < n; i++) {", *self.inputs, *self.elements]
+        loop = ["XACT_ROW_LOOP(i, n) {", *self.inputs, *self.elements]
         loop.append(step.format(k=k, v=value.text))
         self.body.append("\n        ".join(loop) + "\n    }")
+        self.body.append(combine.format(k=k))
         return f"r{k}"
 
     def max(self, x: Expression, /, *, axis: Any = None, keepdims: bool = False) -> Any:
@@ -263,13 +267,18 @@ class Recorder:
             "double r{k} = -INFINITY;\n    int nan{k} = 0;",
             "r{k} = {v} > r{k} ? {v} : r{k};\n        nan{k} |= {v} != {v};",
             "reduction(max:r{k}) reduction(|:nan{k})",
+            "XACT_ROW_MAX(r{k});\n    XACT_ROW_OR(nan{k});",
         )
         k = self._passes - 1
         return self.emit(f"nan{k} ? NAN : r{k}", element=False)
 
     def sum(self, x: Expression, /, *, axis: Any = None, keepdims: bool = False) -> Any:
         accumulator = self._pass(
-            x, "double r{k} = 0.0;", "r{k} += {v};", "reduction(+:r{k})"
+            x,
+            "double r{k} = 0.0;",
+            "r{k} += {v};",
+            "reduction(+:r{k})",
+            "XACT_ROW_SUM(r{k});",
         )
         return self.emit(accumulator, element=False)
 
@@ -395,7 +404,7 @@ def c_row_function(name: str, formula: Callable[..., Any], *, masked: bool) -> s
     x = recorder.row_input("x", "(double)xrow[i]")
     where = recorder.row_input("where", "wrow[i]", condition=True) if masked else None
     result = recorder.operand(formula(recorder, x, -1, where))
-    loop = ["for (long i = 0; i < n; i++) {", *recorder.inputs, *recorder.elements]
+    loop = ["XACT_ROW_LOOP(i, n) {", *recorder.inputs, *recorder.elements]
     loop.append(f"yrow[i] = (float){result};")
     recorder.body.append("#pragma omp simd")
     recorder.body.append("\n        ".join(loop) + "\n    }")

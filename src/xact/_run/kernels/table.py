@@ -228,11 +228,22 @@ HEADER = """\
  * written with v (the input), d (the incoming gradient) and p (the
  * parameters), in the order of xact._run.kernels.table.kernels();
  * XACT_VALUE64_KERNELS and XACT_VJP64_KERNELS those that serve float64.
- * XACT_ROW_KERNELS lists the softmax family's row functions (C only: a CUDA
- * row kernel reduces across threads).
+ * XACT_ROW_KERNELS lists the softmax family's row functions: each reduction
+ * is a pass over the row (XACT_ROW_LOOP), then XACT_ROW_MAX, _SUM or _OR
+ * combine the partial results; in C one thread has them all, so these are
+ * empty, and a CUDA block defines them as block-wide reductions.
  */
 #ifndef XACT_KERNEL
 #define XACT_KERNEL static inline
+#endif
+#ifndef XACT_ROW
+#define XACT_ROW static
+#endif
+#ifndef XACT_ROW_LOOP
+#define XACT_ROW_LOOP(i, n) for (long i = 0; i < n; i++)
+#define XACT_ROW_MAX(r)
+#define XACT_ROW_SUM(r)
+#define XACT_ROW_OR(r)
 #endif
 
 /* maximum and minimum as the Array API defines them: NaN if either is NaN;
@@ -265,15 +276,12 @@ def c_source() -> str:
     from .record import c_row_function
 
     parts = [HEADER, *(kernel.source() for kernel in kernels())]
-    parts.append(
-        "#ifndef __CUDACC_RTC__\n#ifndef XACT_ROW\n#define XACT_ROW static\n#endif\n"
-    )
     for function, masked in ROWS:
         name = row_name(function, masked)
         parts.append(c_row_function(name, _row_formula(function), masked=masked))
     lines = ["#define XACT_ROW_KERNELS(K)"]
     lines += [f"    K({row_name(f, m)})" for f, m in ROWS]
-    parts.append(" \\\n".join(lines) + "\n#endif\n")
+    parts.append(" \\\n".join(lines) + "\n")
     for direction in DIRECTIONS:
         for float64 in (False, True):
             suffix = "64" if float64 else ""
