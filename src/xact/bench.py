@@ -13,6 +13,7 @@ least disturbed). A benchmark, never a test: nothing asserts a time.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import platform
@@ -73,6 +74,9 @@ class Row:
     native_backward: float | None
     gb_per_s: float
     peak_memory: float | None  # multiple of the input's size (NumPy only)
+    # the forward pass's GB/s as a percentage of the device's memory
+    # bandwidth (CUDA devices only)
+    percent_of_peak: float | None = None
 
     @property
     def forward_ratio(self) -> float | None:
@@ -215,19 +219,28 @@ def run(
     dtype: str = "float32",
     functions: tuple[str, ...] = DEFAULT_FUNCTIONS,
     repeats: int = 5,
+    device: Any = None,
 ) -> list[Row]:
     """Measure ``functions`` on ``size`` elements of ``dtype`` (a (size/1000,
-    1000) array, so the softmax family has rows) on ``backend``."""
+    1000) array, so the softmax family has rows) on ``backend`` (and
+    ``device``: a torch device, a CuPy device, or None for the default)."""
     import xact
 
     host = np.random.default_rng(0).uniform(-8.0, 8.0, (max(size // 1000, 1), 1000))
     host = host.astype(dtype)
     if backend == "numpy":
         x: Any = host
+    elif backend == "cupy":
+        import cupy
+
+        with device if device is not None else contextlib.nullcontext():
+            x = cupy.asarray(host)
     else:
-        module = {"torch": "torch", "jax": "jax.numpy", "cupy": "cupy"}[backend]
-        x = as_namespace(importlib.import_module(module)).asarray(host)
+        module = {"torch": "torch", "jax": "jax.numpy"}[backend]
+        xp = as_namespace(importlib.import_module(module))
+        x = xp.asarray(host) if device is None else xp.asarray(host, device=device)
     native, native_x = _native(backend, x)
+    peak_bandwidth = device_bandwidth(x)
     rows = []
     for name in functions:
         function: Callable[[Any], Any] = getattr(xact, name)
@@ -250,12 +263,54 @@ def run(
             peak = tracemalloc.get_traced_memory()[1] / host.nbytes
             tracemalloc.stop()
         gb_per_s = 2 * host.nbytes / forward / 1e9
+        percent = None if peak_bandwidth is None else 100 * gb_per_s / peak_bandwidth
         rows.append(
             Row(
-                name, forward, native_forward, backward, native_backward, gb_per_s, peak
+                name,
+                forward,
+                native_forward,
+                backward,
+                native_backward,
+                gb_per_s,
+                peak,
+                percent,
             )
         )
     return rows
+
+
+def device_bandwidth(x: Any) -> float | None:
+    """The peak memory bandwidth (GB/s) of the CUDA device that holds ``x``:
+    2 (double data rate) x memory clock x bus width / 8, from the device's
+    attributes (CUDA 13 dropped ``cudaDeviceProp.memoryClockRate``); None
+    off CUDA or without CuPy."""
+    index = cuda_device_index(x)
+    if index is None:
+        return None
+    try:
+        import cupy
+
+        attributes = cupy.cuda.Device(index).attributes
+    except Exception:  # no CuPy (a torch-only machine), no driver
+        return None
+    clock_hz = float(attributes["MemoryClockRate"]) * 1e3  # reported in kHz
+    return 2 * clock_hz * float(attributes["GlobalMemoryBusWidth"]) / 8 / 1e9
+
+
+def cuda_device_index(x: Any) -> int | None:
+    """The index of the CUDA device holding ``x`` (None: not on one)."""
+    module = type(x).__module__
+    if module.startswith("cupy"):
+        return int(x.device.id)
+    if module.startswith("torch") and x.is_cuda:
+        import torch
+
+        return (
+            x.device.index
+            if x.device.index is not None
+            else torch.cuda.current_device()
+        )
+    return None
 
 
 def header(backend: str, size: int, dtype: str) -> list[str]:

@@ -585,8 +585,12 @@ def bench(args: argparse.Namespace) -> int:
         if unknown:
             raise UsageError(f"unknown function(s) {', '.join(unknown)}")
     report = _output_path("--json", args.json) if args.json else None
-    rows = measure.run(args.backend, args.size, args.dtype, functions, args.repeats)
+    device = _device(args.backend, args.device)
+    rows = measure.run(
+        args.backend, args.size, args.dtype, functions, args.repeats, device
+    )
     print("\n".join(measure.header(args.backend, args.size, args.dtype)))
+    on_cuda = any(row.percent_of_peak is not None for row in rows)
 
     def ms(value: float | None) -> str:
         return "—" if value is None else f"{value * 1e3:.2f}"
@@ -594,12 +598,16 @@ def bench(args: argparse.Namespace) -> int:
     def ratio(value: float | None) -> str:
         return "—" if value is None else f"{value:.2f}x"
 
+    last = "% of peak" if on_cuda else "peak mem"
     print(
         f"\n{'function':14}{'fwd ms':>9}{'native':>9}{'ratio':>8}"
-        f"{'bwd ms':>9}{'native':>9}{'ratio':>8}{'GB/s':>7}{'peak mem':>10}"
+        f"{'bwd ms':>9}{'native':>9}{'ratio':>8}{'GB/s':>7}{last:>10}"
     )
     for row in rows:
-        peak = "—" if row.peak_memory is None else f"{row.peak_memory:.2f}x"
+        if on_cuda:
+            peak = f"{row.percent_of_peak:.0f}%" if row.percent_of_peak else "—"
+        else:
+            peak = "—" if row.peak_memory is None else f"{row.peak_memory:.2f}x"
         print(
             f"{row.function:14}{ms(row.forward):>9}{ms(row.native_forward):>9}"
             f"{ratio(row.forward_ratio):>8}{ms(row.backward):>9}"
@@ -777,6 +785,7 @@ def _parser() -> argparse.ArgumentParser:
         "--functions", metavar="A,B,...", help="comma-separated (default: 18 common)"
     )
     bencher.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    _add_device(bencher)
     _add_threads(bencher, None)
     compiler = commands.add_parser(
         "kernels",
