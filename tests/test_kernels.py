@@ -17,7 +17,7 @@ import pytest
 
 import xact
 from conftest import ELEMENTWISE_CASES as CASES
-from oracle import exact, ulp_errors
+from oracle import exact, half_ulp_errors, ulp_errors
 from xact._registry import ACTIVATIONS
 from xact._run import fast as _fast
 from xact._run import kernels as _kernels
@@ -538,16 +538,6 @@ def test_torch_tracing_and_forward_ad_keep_the_composed_math(kernels_on, torch):
 
 
 # --- half precision: computed in float64, rounded once ------------------------
-
-
-def half_ulp_errors(ours, reference, precision, emin):
-    """|ours - reference| in ULPs of the binary format (``precision``
-    significand bits, smallest normal exponent ``emin``) at ``reference``."""
-    finite = np.isfinite(reference)
-    _, exponent = np.frexp(np.where(finite, reference, 1.0))
-    ulp = np.ldexp(1.0, np.maximum(exponent - 1, emin) - precision + 1)
-    with np.errstate(invalid="ignore"):
-        return np.where(finite, np.abs(ours - reference) / ulp, 0.0)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

@@ -12,6 +12,7 @@ and bfloat16 pass as 16-bit patterns.
 
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 from typing import Any
 
@@ -19,7 +20,15 @@ import numpy as np
 
 from .kernels import cuda as _cuda
 
-__all__ = ["cupy_rows", "cupy_run", "ready", "status", "torch_rows", "torch_run"]
+__all__ = [
+    "cupy_rows",
+    "cupy_run",
+    "ready",
+    "status",
+    "torch_rows",
+    "torch_run",
+    "usable_on",
+]
 
 Array = Any
 
@@ -38,8 +47,39 @@ def _probe() -> str:
 
 
 def ready() -> bool:
-    """Whether the CUDA kernels can be compiled and loaded here."""
+    """Whether CuPy and NVRTC, which compile and load the kernels, are here."""
     return not _probe()
+
+
+def usable_on(x: Array) -> bool:
+    """Whether the kernels run on the CUDA device of CuPy array or tensor
+    ``x``: CuPy and NVRTC are here, and the kernels compiled and loaded on
+    that device (the first call tries, once; a failure, such as an NVRTC
+    older than the device, warns and leaves the generic path to run)."""
+    if not ready():
+        return False
+    device = x.device
+    index = device.id if hasattr(device, "id") else device.index
+    if index is None:  # a torch.device("cuda") without an index
+        import torch
+
+        index = torch.cuda.current_device()
+    return _loaded(int(index))
+
+
+@lru_cache(maxsize=16)
+def _loaded(device_id: int) -> bool:
+    try:
+        _cuda.module(device_id)
+    except Exception as error:  # NVRTC, the driver or the cache said no
+        warnings.warn(
+            f"xact: the CUDA kernels could not be loaded on device {device_id} "
+            f"({type(error).__name__}: {error}); the generic path runs there",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        return False
+    return True
 
 
 def status() -> str:
@@ -58,18 +98,19 @@ def cupy_run(function: str, params: tuple[float, float], *arrays: Array) -> Arra
     ``x`` (value) or ``x, d`` (vector-Jacobian product); a new array."""
     import cupy
 
-    sources = [_contiguous(a) for a in arrays]
-    out = cupy.empty(sources[0].shape, dtype=sources[0].dtype)
-    n = out.size
-    if n:
-        views = [_as_bits(a) for a in (*sources, out)]
-        _cuda.launch(
-            out.device.id,
-            function,
-            n,
-            (*views, np.int64(n), np.float64(params[0]), np.float64(params[1])),
-            cupy.cuda.get_current_stream(),
-        )
+    with arrays[0].device:  # allocate, and find the stream, on x's device
+        sources = [_contiguous(a) for a in arrays]
+        out = cupy.empty(sources[0].shape, dtype=sources[0].dtype)
+        n = out.size
+        if n:
+            views = [_as_bits(a) for a in (*sources, out)]
+            _cuda.launch(
+                out.device.id,
+                function,
+                n,
+                (*views, np.int64(n), np.float64(params[0]), np.float64(params[1])),
+                cupy.cuda.get_current_stream(),
+            )
     return out
 
 
@@ -78,27 +119,28 @@ def cupy_rows(function: str, x: Array, mask: Array | None) -> Array:
     (``mask``: booleans that broadcast to it, or None)."""
     import cupy
 
-    source = _contiguous(x)
-    where = None
-    if mask is not None:
-        where = _contiguous(cupy.broadcast_to(mask, x.shape)).view(cupy.uint8)
-    out = cupy.empty(source.shape, dtype=source.dtype)
-    n = source.shape[-1]
-    rows = source.size // n if n else 0
-    if rows:
-        _cuda.launch_rows(
-            out.device.id,
-            function,
-            rows,
-            (
-                source,
-                np.uint64(0) if where is None else where,
-                out,
-                np.int64(n),
-                np.int64(rows),
-            ),
-            cupy.cuda.get_current_stream(),
-        )
+    with x.device:  # allocate, and find the stream, on x's device
+        source = _contiguous(x)
+        where = None
+        if mask is not None:
+            where = _contiguous(cupy.broadcast_to(mask, x.shape)).view(cupy.uint8)
+        out = cupy.empty(source.shape, dtype=source.dtype)
+        n = source.shape[-1]
+        rows = source.size // n if n else 0
+        if rows:
+            _cuda.launch_rows(
+                out.device.id,
+                function,
+                rows,
+                (
+                    source,
+                    np.uint64(0) if where is None else where,
+                    out,
+                    np.int64(n),
+                    np.int64(rows),
+                ),
+                cupy.cuda.get_current_stream(),
+            )
     return out
 
 
@@ -179,8 +221,10 @@ def _cupy_stream(stream: Any) -> Any:
 
         try:
             wrapped = cupy.cuda.Stream.from_external(stream)
-        except (AttributeError, TypeError):
-            wrapped = cupy.cuda.ExternalStream(*key)
+        except (AttributeError, TypeError):  # a torch without __cuda_stream__
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                wrapped = cupy.cuda.ExternalStream(*key)
         _STREAMS[key] = wrapped
     return wrapped
 

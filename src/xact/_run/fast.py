@@ -55,6 +55,7 @@ from .._math.special import has_float64
 from .._namespace import (
     Array,
     Namespace,
+    array_device,
     finfo_of,
     is_cupy,
     is_jax,
@@ -379,6 +380,8 @@ def compiled_vjp(
     kernel = _kernel_for(xp, name, "vjp", x, params)
     if kernel is None or d.dtype != x.dtype or d.shape != x.shape:
         return None
+    if array_device(d) != array_device(x):
+        return None  # the library's own operations raise, or move it
     if is_torch(xp):
         return _torch_vjp(kernel, x, d)
     if is_cupy(xp):
@@ -454,9 +457,9 @@ def _cuda_kernel_for(
 ) -> Kernel | None:
     """The CUDA kernel for a CuPy array or a CUDA tensor: a Kernel whose
     function is the CUDA function's name (its index and threshold unused)."""
-    if not _cuda_run.ready():
-        return None
     if is_torch(xp) and not _torch_kernel_serves(x):
+        return None
+    if not _cuda_run.usable_on(x):
         return None
     dtype = str(x.dtype).removeprefix("torch.")
     if dtype not in _CUDA_DTYPES or (dtype in _CUDA_HALF and direction != "value"):
@@ -546,7 +549,11 @@ def _cuda_rows(
     xp: Namespace, function: str, x: Array, mask: Array | None
 ) -> Array | None:
     index = find_row(function, mask is not None)
-    if index is None or not _cuda_run.ready() or str(x.dtype) not in _FLOAT32:
+    if index is None or str(x.dtype) not in _FLOAT32:
+        return None
+    if mask is not None and array_device(mask) != array_device(x):
+        return None
+    if not _cuda_run.usable_on(x):
         return None
     name = cuda_row_name(function, mask is not None)
     if is_cupy(xp):
@@ -634,7 +641,7 @@ def _torch_value(
         return _torch_run(kernel, x)
     if recorded:
         return _kernel_function().apply(x, kernel, name, math, params)
-    if not x.requires_grad:  # the next call may take the short lane
+    if not x.requires_grad and x.is_cpu:  # the next call may take the short lane
         _LANE[(name, type(x), x.dtype, *_typed(params))] = kernel
         LANE_TYPES.add(type(x))
     return _torch_run(kernel, x)

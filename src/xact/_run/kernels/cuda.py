@@ -201,9 +201,9 @@ def _launch(
 ) -> None:
     import cupy
 
-    function = _function(device_id, name)
-    with cupy.cuda.Device(device_id), stream:  # the launch goes to the current stream
-        function((max(blocks, 1),), (THREADS,), args)
+    with cupy.cuda.Device(device_id):  # the module is loaded on this device
+        function = _function(device_id, name)
+        function((max(blocks, 1),), (THREADS,), args, stream=stream)
 
 
 @lru_cache(maxsize=1024)

@@ -50,11 +50,10 @@ XACT_KERNEL unsigned double_to_narrow(double v, int p, int emin, int width,
     int e = (int)((b.u >> 52) & 0x7ff) - 1023;
     if (e < emin)
         e = emin; /* subnormal (or zero): the quantum of the smallest normals */
-    /* a scaled so that its ULP is 1, rounded to nearest even by adding and
-     * taking away 2^52 (exact below 2^52; no -ffast-math to fold it) */
-    const volatile double big = 4503599627370496.0; /* 2^52 */
+    /* a scaled so that its ULP is 1 (exact: a power of two), rounded to
+     * nearest even by rint in the default rounding mode */
     const double scaled = a * power_of_two(p - 1 - e);
-    const double q = (scaled + big) - big;
+    const double q = rint(scaled);
     /* q in [2^(p-1), 2^p] for normals: 2^p carries into the exponent */
     const unsigned m = (unsigned)q;
     if (e == emin && m < (1u << (p - 1)))
