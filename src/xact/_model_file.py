@@ -2,25 +2,56 @@
 architecture as JSON in the metadata. Written by :meth:`Sequential.save`,
 read by :func:`xact.load` (:mod:`xact.saving`); it knows the layer classes,
 not the model, so that neither of those modules imports the other's user.
+
+Reading trusts nothing in the file. The safetensors header is parsed and
+checked here (its JSON, every tensor's dtype, shape and byte range), then the
+architecture (every field's type, each layer's class and options), then the
+tensors against the architecture (names, shapes, dtypes), all before a layer
+is built: a layer is built only from a config its tensors agree with, so no
+allocation exceeds what the file holds. Anything wrong is one ``ValueError``
+naming ``xact.load``, the path and what is wrong.
+
+Writing never loses the old file: the bytes are written to a temporary file
+in the same folder, flushed to disk, and renamed over the target.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import math
 import os
+import secrets
+from contextlib import suppress
 from typing import Any
 
 import numpy as np
 
 from ._namespace import to_host
-from .dense import Dense
+from .dense import INITIALIZERS, Dense
 from .layers import LAYERS
 
-__all__ = ["CLASSES", "FORMAT", "VERSION", "safetensors", "write"]
+__all__ = ["CLASSES", "FORMAT", "SUFFIX", "VERSION", "read", "with_suffix", "write"]
 
 FORMAT = "xact.Sequential"
 VERSION = 1
+SUFFIX = ".safetensors"
 CLASSES: dict[str, Any] = {"Dense": Dense, **LAYERS}
+
+# the tensor dtypes xact reads (little-endian, as safetensors stores them)
+DTYPES: dict[str, np.dtype[Any]] = {
+    "F16": np.dtype("<f2"),
+    "F32": np.dtype("<f4"),
+    "F64": np.dtype("<f8"),
+}
+# safetensors refuses headers above 100 MB; so does xact
+HEADER_LIMIT = 100_000_000
+
+
+def with_suffix(path: str | os.PathLike[str]) -> str:
+    """``path`` with ``.safetensors`` added where its name has no suffix."""
+    fspath = os.fspath(path)
+    return fspath if os.path.splitext(fspath)[1] else fspath + SUFFIX
 
 
 def safetensors() -> Any:
@@ -34,11 +65,26 @@ def safetensors() -> Any:
     return safetensors
 
 
+# --- writing -------------------------------------------------------------------
+
+
 def write(
     layers: list[Any], state: dict[str, Any], path: str | os.PathLike[str]
-) -> None:
+) -> str:
     """Write the ``layers`` (xact layers, rebuilt from their class and
-    config) and their parameters ``state`` to ``path``."""
+    config) and their parameters ``state`` to ``path`` (``.safetensors``
+    added where it has no suffix), replacing any file there only once the
+    new one is whole; the path written."""
+    fspath = with_suffix(path)
+    folder = os.path.dirname(os.path.abspath(fspath))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(
+            errno.ENOENT, f"xact.save: no folder {folder!r} to write into", fspath
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(
+            errno.EACCES, f"xact.save: the folder {folder!r} is not writable", fspath
+        )
     described = []
     for index, layer in enumerate(layers):
         name = type(layer).__name__
@@ -49,9 +95,241 @@ def write(
             )
         described.append({"class": name, "config": layer.config()})
     architecture = {"format": FORMAT, "version": VERSION, "layers": described}
-    tensors = {
-        key: np.ascontiguousarray(to_host(value)) for key, value in state.items()
-    }
-    safetensors().numpy.save_file(
-        tensors, os.fspath(path), metadata={"xact": json.dumps(architecture)}
+    tensors = {key: _host_tensor(key, value) for key, value in state.items()}
+    data = safetensors().numpy.save(
+        tensors, metadata={"xact": json.dumps(architecture)}
     )
+    _replace(fspath, folder, data)
+    return fspath
+
+
+def _host_tensor(key: str, value: Any) -> np.ndarray:
+    if "bfloat16" in str(value.dtype):
+        # NumPy, safetensors' writer here, has no bfloat16: refuse rather
+        # than widen it silently
+        raise TypeError(
+            f"xact.Sequential.save: parameter {key!r} is bfloat16, which the "
+            f"file format's NumPy writer cannot hold; save a float32 copy "
+            f"(model.to(dtype=...float32)) and convert back after loading"
+        )
+    return np.ascontiguousarray(to_host(value))
+
+
+def _replace(fspath: str, folder: str, data: bytes) -> None:
+    """Write ``data`` to a new file in ``folder``, flush it to disk, and
+    rename it over ``fspath`` (atomic on POSIX and Windows): a crash leaves
+    the old file or the new one, never a part."""
+    temporary = os.path.join(
+        folder, f".{os.path.basename(fspath)}.{secrets.token_hex(6)}.tmp"
+    )
+    # mode 0o666 less the umask, as a plain open() would make the file
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, fspath)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+# --- reading -------------------------------------------------------------------
+
+
+class _Refused(Exception):
+    """What is wrong with a file (becomes the ValueError of xact.load)."""
+
+
+def read(path: str | os.PathLike[str], *, allow_nonfinite: bool = False) -> list[Any]:
+    """The layers, with their parameters, of the model file at ``path``
+    (with ``.safetensors`` added where it has no suffix), every part checked."""
+    fspath = with_suffix(path)
+    with open(fspath, "rb") as file:  # FileNotFoundError, PermissionError
+        data = file.read()
+    try:
+        specs, start = _header(data)
+        layers = _architecture(specs.pop("__metadata__", None))
+        _check_tensors(layers, specs)
+        state = {name: _tensor(data, start, name, spec) for name, spec in specs.items()}
+        if not allow_nonfinite:
+            _check_finite(state)
+        return [_build(index, spec, state) for index, spec in enumerate(layers)]
+    except _Refused as problem:
+        raise ValueError(f"xact.load: {fspath}: {problem}") from None
+
+
+def _header(data: bytes) -> tuple[dict[str, Any], int]:
+    """The safetensors header, its tensors checked; and where the data starts."""
+    if len(data) < 8:
+        raise _Refused(f"not a safetensors file ({len(data)} bytes)")
+    size = int.from_bytes(data[:8], "little")
+    if size > min(len(data) - 8, HEADER_LIMIT):
+        raise _Refused(
+            f"not a safetensors file (a header of {size} bytes in a file "
+            f"of {len(data)})"
+        )
+    header = _json(data[8 : 8 + size], "the safetensors header")
+    if not isinstance(header, dict):
+        raise _Refused("not a safetensors file (its header is not a JSON object)")
+    room = len(data) - 8 - size
+    for name, spec in header.items():
+        if name != "__metadata__":
+            _check_spec(name, spec, room)
+    return header, 8 + size
+
+
+def _json(text: bytes | str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise _Refused(f"{what} is not valid JSON ({error})") from None
+
+
+def _natural(value: Any) -> bool:
+    return type(value) is int and value >= 0
+
+
+def _check_spec(name: str, spec: Any, room: int) -> None:
+    if not isinstance(spec, dict) or set(spec) != {"dtype", "shape", "data_offsets"}:
+        raise _Refused(f"tensor {name!r} is not described by dtype, shape and offsets")
+    dtype, shape, offsets = spec["dtype"], spec["shape"], spec["data_offsets"]
+    if not isinstance(dtype, str) or dtype not in DTYPES:
+        raise _Refused(
+            f"tensor {name!r} is {dtype!r}; xact reads {', '.join(DTYPES)} "
+            f"(save bfloat16 models as float32)"
+        )
+    if not isinstance(shape, list) or not all(_natural(n) for n in shape):
+        raise _Refused(f"tensor {name!r} has shape {shape!r}")
+    if (
+        not isinstance(offsets, list)
+        or len(offsets) != 2
+        or not all(_natural(n) for n in offsets)
+        or not offsets[0] <= offsets[1] <= room
+    ):
+        raise _Refused(
+            f"tensor {name!r} has byte range {offsets!r}, outside the "
+            f"file's {room} bytes of data"
+        )
+    size = math.prod(shape) * DTYPES[dtype].itemsize
+    if offsets[1] - offsets[0] != size:
+        raise _Refused(
+            f"tensor {name!r} of shape {tuple(shape)} {dtype} needs {size} "
+            f"bytes, the file gives it {offsets[1] - offsets[0]}"
+        )
+
+
+def _architecture(metadata: Any) -> list[dict[str, Any]]:
+    """The layers of the architecture in the metadata, each field checked."""
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("xact"), str):
+        raise _Refused("not an xact model file (no 'xact' metadata)")
+    architecture = _json(metadata["xact"], "the architecture ('xact' metadata)")
+    if not isinstance(architecture, dict):
+        raise _Refused("the architecture is not a JSON object")
+    found = architecture.get("format"), architecture.get("version")
+    if found != (FORMAT, VERSION):
+        raise _Refused(
+            f"it holds format {found[0]!r} version {found[1]!r}; this xact "
+            f"reads {FORMAT} version {VERSION}"
+        )
+    layers = architecture.get("layers")
+    if not isinstance(layers, list) or not layers:
+        raise _Refused("the architecture has no list of 'layers', or an empty one")
+    for index, spec in enumerate(layers):
+        if not isinstance(spec, dict) or set(spec) != {"class", "config"}:
+            raise _Refused(f"layer {index} is not a 'class' and a 'config'")
+        cls, config = spec["class"], spec["config"]
+        if not isinstance(cls, str) or cls not in CLASSES:
+            raise _Refused(
+                f"layer {index} has unknown class {cls!r}; "
+                f"known: {', '.join(sorted(CLASSES))}"
+            )
+        if not isinstance(config, dict):
+            raise _Refused(f"layer {index} ({cls}) has config {config!r}")
+        if cls == "Dense":
+            _check_dense_config(index, config)
+    return layers
+
+
+def _check_dense_config(index: int, config: dict[str, Any]) -> None:
+    unknown = set(config) - {"n_inputs", "n_neurons", "weight_init"}
+    if unknown:
+        raise _Refused(f"layer {index} (Dense) has unknown option(s) {sorted(unknown)}")
+    for key in ("n_inputs", "n_neurons"):
+        value = config.get(key)
+        if type(value) is not int or value < 1:
+            raise _Refused(f"layer {index} (Dense) has {key}={value!r}")
+    weight_init = config.get("weight_init", "glorot_uniform")
+    if not isinstance(weight_init, str) or weight_init not in INITIALIZERS:
+        raise _Refused(f"layer {index} (Dense) has weight_init={weight_init!r}")
+
+
+def _expected_tensors(layers: list[dict[str, Any]]) -> dict[str, tuple[int, ...]]:
+    """The tensors the architecture has, and their shapes."""
+    expected: dict[str, tuple[int, ...]] = {}
+    for index, spec in enumerate(layers):
+        if spec["class"] == "Dense":
+            n_inputs, n_neurons = (
+                spec["config"]["n_inputs"],
+                spec["config"]["n_neurons"],
+            )
+            expected[f"{index}.weights"] = (n_inputs, n_neurons)
+            expected[f"{index}.biases"] = (1, n_neurons)
+    return expected
+
+
+def _check_tensors(layers: list[dict[str, Any]], specs: dict[str, Any]) -> None:
+    expected = _expected_tensors(layers)
+    missing, extra = expected.keys() - specs.keys(), specs.keys() - expected.keys()
+    if missing or extra:
+        raise _Refused(
+            f"its tensors do not match its layers: missing "
+            f"{sorted(missing) or 'none'}, extra {sorted(extra) or 'none'}"
+        )
+    for name, shape in expected.items():
+        if tuple(specs[name]["shape"]) != shape:
+            raise _Refused(
+                f"tensor {name!r} has shape {tuple(specs[name]['shape'])}, "
+                f"its layer expects {shape}"
+            )
+    for index, spec in enumerate(layers):
+        if spec["class"] == "Dense":
+            weights, biases = specs[f"{index}.weights"], specs[f"{index}.biases"]
+            if weights["dtype"] != biases["dtype"]:
+                raise _Refused(
+                    f"layer {index} (Dense) has {weights['dtype']} weights and "
+                    f"{biases['dtype']} biases"
+                )
+
+
+def _tensor(data: bytes, start: int, name: str, spec: dict[str, Any]) -> np.ndarray:
+    begin, _ = spec["data_offsets"]
+    dtype = DTYPES[spec["dtype"]]
+    count = math.prod(spec["shape"])
+    values = np.frombuffer(data, dtype=dtype, count=count, offset=start + begin)
+    return values.reshape(spec["shape"]).astype(dtype.newbyteorder("="))
+
+
+def _check_finite(state: dict[str, np.ndarray]) -> None:
+    for name, value in state.items():
+        bad = int(value.size - np.count_nonzero(np.isfinite(value)))
+        if bad:
+            raise _Refused(
+                f"tensor {name!r} has {bad} non-finite value(s) (NaN or inf): "
+                f"a diverged run? xact.load(..., allow_nonfinite=True) loads it"
+            )
+
+
+def _build(index: int, spec: dict[str, Any], state: dict[str, np.ndarray]) -> Any:
+    cls, config = CLASSES[spec["class"]], spec["config"]
+    try:
+        layer = cls(**config)
+        if cls is Dense:
+            layer.load_state_dict(
+                {key: state[f"{index}.{key}"] for key in ("weights", "biases")}
+            )
+    except (TypeError, ValueError, KeyError) as error:
+        raise _Refused(f"layer {index} ({spec['class']}): {error}") from None
+    return layer

@@ -53,7 +53,17 @@ class Activation:
             dims = axis + 1 if isinstance(axis, int) and axis >= 0 else 2
             if isinstance(axis, int) and axis < 0:
                 dims = -axis
-            probe = np.zeros((2,) * max(dims, 2))
+            if dims > 64:  # NumPy's limit, and the probe's
+                raise ValueError(
+                    f"xact.{type(self).__name__}: axis {axis} is out of range "
+                    f"for any array (at most 64 dimensions)"
+                )
+            # two elements along the axis (GLU halves it), one elsewhere: a
+            # probe of (2,) * dims was 2**dims elements (axis=21: 270 MB)
+            shape = [1] * max(dims, 2)
+            if isinstance(axis, int):
+                shape[axis] = 2
+            probe = np.zeros(tuple(shape))
         self._entry.function(probe, **self.options)
         self.inputs: Array | None = None
         self.output: Array | None = None

@@ -144,11 +144,16 @@ class Sequential:
             if own:
                 layer.load_state_dict(own)
 
-    def save(self, path: Any) -> None:
+    def save(self, path: Any) -> str:
         """Write the model to ``path`` in the safetensors format: parameters as
         tensors, the architecture in the metadata; :func:`xact.load` reads it
-        back onto any backend."""
-        _model_file.write(self.layers, self.state_dict(), path)
+        back onto any backend. ``.safetensors`` is added where the name has
+        no suffix; the path written is returned. The new file replaces an old
+        one only once it is whole on disk (written beside it, then renamed):
+        a crash or a full disk leaves the old model. A missing or unwritable
+        folder raises before any work. bfloat16 parameters are refused
+        (NumPy, which writes the file, has no bfloat16)."""
+        return _model_file.write(self.layers, self.state_dict(), path)
 
     def forward(self, x: Any) -> Array:
         for layer in self.layers:

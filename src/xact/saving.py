@@ -10,7 +10,6 @@ CuPy loads onto NumPy and back with the same predictions.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -21,11 +20,12 @@ from .model import Sequential
 __all__ = ["load", "save"]
 
 
-def save(model: Sequential, path: str | os.PathLike[str]) -> None:
-    """Write ``model`` to ``path`` (see :meth:`Sequential.save`)."""
+def save(model: Sequential, path: str | os.PathLike[str]) -> str:
+    """Write ``model`` to ``path`` (see :meth:`Sequential.save`); the path
+    written."""
     if not isinstance(model, Sequential):
         raise TypeError(f"xact.save: expected a Sequential, got {type(model).__name__}")
-    model.save(path)
+    return model.save(path)
 
 
 def load(
@@ -34,51 +34,46 @@ def load(
     xp: Any = None,
     device: Any = None,
     dtype: Any = None,
+    allow_nonfinite: bool = False,
 ) -> Sequential:
     """Read a model written by :meth:`Sequential.save`.
+
+    Every part of the file is checked before a layer is built: the
+    safetensors header, the architecture, and the tensors against it.
 
     Parameters
     ----------
     path : str or path-like
+        ``.safetensors`` is added where the name has no suffix, as on saving.
     xp, device, dtype : optional
         Where to place the parameters (as :meth:`Sequential.to`); by default
         NumPy, in the dtype they were saved in.
+    allow_nonfinite : bool
+        Load parameters that hold NaN or infinity (refused by default: they
+        are almost always a diverged run, and make every prediction NaN).
+
+    Raises
+    ------
+    ValueError
+        For any file that is not a whole, consistent xact model file, naming
+        the path and what is wrong (before allocating more than the file's
+        own tensors).
+    FileNotFoundError, PermissionError
+        As ``open`` raises them.
 
     Examples
     --------
     >>> import os, tempfile, numpy as np, xact
     >>> model = xact.Sequential([xact.Dense(2, 3, seed=0), xact.Softmax()])
-    >>> path = os.path.join(tempfile.mkdtemp(), "model.safetensors")
-    >>> model.save(path)
+    >>> path = model.save(os.path.join(tempfile.mkdtemp(), "model"))
+    >>> os.path.basename(path)
+    'model.safetensors'
     >>> restored = xact.load(path)
     >>> bool(np.array_equal(restored.predict(np.ones((1, 2))),
     ...                     model.predict(np.ones((1, 2)))))
     True
     """
-    safetensors = _model_file.safetensors()
-    fspath = os.fspath(path)
-    with safetensors.safe_open(fspath, framework="np") as handle:
-        metadata = handle.metadata() or {}
-    if "xact" not in metadata:
-        raise ValueError(
-            f"xact.load: {fspath} is not an xact model file (no 'xact' metadata)"
-        )
-    architecture = json.loads(metadata["xact"])
-    FORMAT, VERSION = _model_file.FORMAT, _model_file.VERSION
-    if architecture.get("format") != FORMAT or architecture.get("version") != VERSION:
-        raise ValueError(
-            f"xact.load: {fspath} holds format {architecture.get('format')!r} "
-            f"version {architecture.get('version')!r}; this xact reads {FORMAT} "
-            f"version {VERSION}"
-        )
-    layers = []
-    for spec in architecture["layers"]:
-        cls = _model_file.CLASSES.get(spec["class"])
-        if cls is None:
-            raise ValueError(f"xact.load: unknown layer class {spec['class']!r}")
-        layers.append(cls(**spec["config"]))
-    model = Sequential(layers)
-    model.load_state_dict(safetensors.numpy.load_file(fspath))
+    model = Sequential(_model_file.read(path, allow_nonfinite=allow_nonfinite))
     if xp is not None or device is not None or dtype is not None:
         model.to(xp=xp, device=device, dtype=dtype)
     return model
