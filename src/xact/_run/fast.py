@@ -67,6 +67,7 @@ from .._namespace import (
 from . import cuda as _cuda_run
 from . import kernels as _kernels
 from .kernels.cuda import cuda_name, cuda_row_name
+from .kernels.table import Kernel as TableKernel
 from .kernels.table import find as find_kernel
 from .kernels.table import find_row
 
@@ -443,13 +444,25 @@ def _kernel_for(
         return None
     if kind is None or (kind in _HALF and direction != "value"):
         return None
-    found = find_kernel(name, direction, params, kind == "64")
+    found = _table_kernel(name, direction, params, kind == "64")
+    if found is None:
+        return None
+    index, kernel, arguments = found
+    threaded = ARITHMETIC_THREADED if kernel.arithmetic_only else KERNEL_THREADED
+    return index, threaded, arguments, getattr(cpu, direction + kind)
+
+
+def _table_kernel(
+    name: str, direction: str, params: dict[str, Any], float64: bool
+) -> tuple[int, TableKernel, tuple[float, float]] | None:
+    """The table's kernel for these parameters, its index, and its two
+    run-time arguments (0.0 where it takes fewer)."""
+    found = find_kernel(name, direction, params, float64)
     if found is None:
         return None
     index, kernel, args = found
     p0, p1 = (*args, 0.0, 0.0)[:2]
-    threaded = ARITHMETIC_THREADED if kernel.arithmetic_only else KERNEL_THREADED
-    return index, threaded, (p0, p1), getattr(cpu, direction + kind)
+    return index, kernel, (p0, p1)
 
 
 def _cuda_kernel_for(
@@ -464,12 +477,11 @@ def _cuda_kernel_for(
     dtype = str(x.dtype).removeprefix("torch.")
     if dtype not in _CUDA_DTYPES or (dtype in _CUDA_HALF and direction != "value"):
         return None
-    found = find_kernel(name, direction, params, dtype == "float64")
+    found = _table_kernel(name, direction, params, dtype == "float64")
     if found is None:
         return None
-    _, kernel, args = found
-    p0, p1 = (*args, 0.0, 0.0)[:2]
-    return -1, 0, (p0, p1), cuda_name(kernel, dtype)
+    _, kernel, arguments = found
+    return -1, 0, arguments, cuda_name(kernel, dtype)
 
 
 _CUDA_DTYPES = ("float32", "float64", "float16", "bfloat16")
