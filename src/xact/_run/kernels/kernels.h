@@ -955,6 +955,8 @@ XACT_ROW void xact_softmin_row(const float *restrict xrow,
     K(relu6_value, (v)) \
     K(leaky_relu_negative_slope_0_value, (v)) \
     K(leaky_relu_value, (v, p[0])) \
+    K(hard_sigmoid_value, (v)) \
+    K(hard_swish_value, (v)) \
     K(hard_tanh_value, (v, p[0], p[1])) \
     K(hard_shrink_value, (v, p[0])) \
     K(soft_shrink_value, (v, p[0])) \
