@@ -279,6 +279,171 @@ def test_a_file_saved_by_an_earlier_xact_still_loads():
     np.testing.assert_allclose(model.predict(x), expected, rtol=1e-13)
 
 
+def _raw(header, data):
+    text = json.dumps(header).encode()
+    return len(text).to_bytes(8, "little") + text + data
+
+
+def _dense_specs(index, n, begin, dtype="F64"):
+    size = 8 * n * n
+    return {
+        f"{index}.weights": {
+            "dtype": dtype,
+            "shape": [n, n],
+            "data_offsets": [begin, begin + size],
+        },
+        f"{index}.biases": {
+            "dtype": dtype,
+            "shape": [1, n],
+            "data_offsets": [begin + size, begin + size + 8 * n],
+        },
+    }
+
+
+DENSE_N = {"class": "Dense", "config": {"n_inputs": 50, "n_neurons": 50}}
+
+# found by reviewing the loader: each was another exception, a slow load or
+# an allocation far beyond the file
+REVIEWED = [
+    (
+        "one-blob-read-as-many-tensors",
+        _raw(
+            {
+                **{k: v for i in range(20) for k, v in _dense_specs(i, 50, 0).items()},
+                "__metadata__": _architecture([DENSE_N] * 20),
+            },
+            bytes(8 * 50 * 51),
+        ),
+        "overlap",
+    ),
+    (
+        "bytes-after-the-tensors",
+        _file(TENSORS, _architecture([DENSE])) + bytes(64),
+        "64 bytes after the last tensor",
+    ),
+    (
+        "a-shape-of-4000-digits",
+        _raw(
+            {
+                "w": {
+                    "dtype": "F32",
+                    "shape": [10**4000, 10**4000],
+                    "data_offsets": [0, 4],
+                }
+            },
+            bytes(4),
+        ),
+        "not a list of sizes",
+    ),
+    (
+        "a-shape-of-many-large-sizes",
+        _raw(
+            {"w": {"dtype": "F32", "shape": [2**62] * 60, "data_offsets": [0, 4]}},
+            bytes(4),
+        ),
+        "needs more than",
+    ),
+    (
+        "too-many-layers",
+        _file({}, _architecture([{"class": "GELU", "config": {}}] * 10_001)),
+        "at most 10000",
+    ),
+    (
+        "an-option-beyond-float64",
+        _file({}, _architecture([{"class": "ELU", "config": {"alpha": 10**400}}])),
+        "alpha must be finite",
+    ),
+    (
+        "version-true",
+        _file(TENSORS, _architecture([DENSE], version=True)),
+        "version True",
+    ),
+    (
+        "a-key-twice",
+        _file(TENSORS, _architecture([DENSE])).replace(
+            b'{"0.weights"', b'{"0.biases": 1, "0.weights"', 1
+        ),
+        "",  # the header length is off now too: any clear refusal
+    ),
+    (
+        "metadata-not-strings",
+        _file(TENSORS, {**_architecture([DENSE]), "other": 1}),
+        "not a string",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("data", "what"), [row[1:] for row in REVIEWED], ids=[row[0] for row in REVIEWED]
+)
+def test_a_file_found_by_review_is_one_clear_value_error(tmp_path, data, what):
+    path = tmp_path / "hostile.safetensors"
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match=r"^xact\.load: ") as raised:
+        xact.load(path)
+    assert str(raised.value).startswith(f"xact.load: {path}: ")
+    assert what in str(raised.value)
+
+
+def test_duplicate_keys_and_other_encodings_are_refused(tmp_path):
+    path = tmp_path / "m.safetensors"
+    header = json.dumps(
+        {"__metadata__": _architecture([{"class": "ReLU", "config": {}}])}
+    )
+    twice = header[:-1] + ', "__metadata__": {"xact": "{}"}}'
+    for text in (twice.encode(), header.encode("utf-16")):
+        path.write_bytes(len(text).to_bytes(8, "little") + text)
+        with pytest.raises(ValueError, match="not valid JSON"):
+            xact.load(path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes: POSIX")
+def test_a_pipe_a_device_or_a_folder_is_refused_without_reading(tmp_path):
+    pipe = tmp_path / "pipe.safetensors"
+    os.mkfifo(pipe)  # reading would wait for a writer forever
+    zero = tmp_path / "zero.safetensors"
+    zero.symlink_to("/dev/zero")  # reading would never end
+    folder = tmp_path / "folder.safetensors"
+    folder.mkdir()
+    for path in (pipe, zero, folder):
+        with pytest.raises(ValueError, match="not a regular file"):
+            xact.load(path)
+
+
+def test_saving_numpy_scalar_options_and_keeping_the_file_mode(tmp_path):
+    model = xact.Sequential(
+        [
+            xact.LeakyReLU(negative_slope=np.float32(0.25)),
+            xact.Softmax(axis=np.int64(1)),
+        ]
+    )
+    path = model.save(tmp_path / "m")
+    os.chmod(path, 0o600)
+    model.save(path)  # replaced: keeps its mode
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert (
+        repr(xact.load(path))
+        == "Sequential([LeakyReLU(negative_slope=0.25), Softmax(axis=1)])"
+    )
+
+
+def test_many_layers_of_one_kind_are_checked_once(tmp_path, monkeypatch):
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(_file({}, _architecture([{"class": "GELU", "config": {}}] * 5000)))
+    built = []
+    original = xact.layers.LAYERS["GELU"].__init__
+
+    def counting(self, **options):
+        built.append(options)
+        original(self, **options)
+
+    monkeypatch.setattr(xact.layers.LAYERS["GELU"], "__init__", counting)
+    model = xact.load(path)
+    assert len(model.layers) == 5000
+    assert len(built) == 1  # one probe, then copies
+    assert len({id(layer) for layer in model.layers}) == 5000
+
+
 # --- the allocation bound -----------------------------------------------------
 
 CHILD_UNDER_A_LIMIT = """

@@ -17,11 +17,13 @@ in the same folder, flushed to disk, and renamed over the target.
 
 from __future__ import annotations
 
+import copy
 import errno
 import json
 import math
 import os
 import secrets
+import stat
 from contextlib import suppress
 from typing import Any
 
@@ -44,8 +46,14 @@ DTYPES: dict[str, np.dtype[Any]] = {
     "F32": np.dtype("<f4"),
     "F64": np.dtype("<f8"),
 }
-# safetensors refuses headers above 100 MB; so does xact
-HEADER_LIMIT = 100_000_000
+# an xact header is a few KB (a tensor ~100 bytes, a layer ~80); safetensors
+# allows 100 MB, which would take xact seconds and ~10x that to parse
+HEADER_LIMIT = 8_000_000
+# more layers than any model has; each distinct (class, config) is
+# validated once
+LAYER_LIMIT = 10_000
+# NumPy's limit on dimensions, and a bound on each before any product
+MAX_DIMENSIONS = 64
 
 
 def with_suffix(path: str | os.PathLike[str]) -> str:
@@ -96,11 +104,24 @@ def write(
         described.append({"class": name, "config": layer.config()})
     architecture = {"format": FORMAT, "version": VERSION, "layers": described}
     tensors = {key: _host_tensor(key, value) for key, value in state.items()}
-    data = safetensors().numpy.save(
-        tensors, metadata={"xact": json.dumps(architecture)}
-    )
+    try:
+        text = json.dumps(architecture, default=_plain_number, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"xact.Sequential.save: a layer's options cannot be written as "
+            f"JSON ({error})"
+        ) from None
+    data = safetensors().numpy.save(tensors, metadata={"xact": text})
     _replace(fspath, folder, data)
     return fspath
+
+
+def _plain_number(value: Any) -> Any:
+    """A NumPy scalar option (``negative_slope=np.float32(0.2)``) as the
+    Python number it holds."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not a number")
 
 
 def _host_tensor(key: str, value: Any) -> np.ndarray:
@@ -125,6 +146,8 @@ def _replace(fspath: str, folder: str, data: bytes) -> None:
     # mode 0o666 less the umask, as a plain open() would make the file
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
+        with suppress(FileNotFoundError):  # a file replaced keeps its mode
+            os.chmod(temporary, stat.S_IMODE(os.stat(fspath).st_mode))
         with os.fdopen(descriptor, "wb") as file:
             file.write(data)
             file.flush()
@@ -147,18 +170,30 @@ def read(path: str | os.PathLike[str], *, allow_nonfinite: bool = False) -> list
     """The layers, with their parameters, of the model file at ``path``
     (with ``.safetensors`` added where it has no suffix), every part checked."""
     fspath = with_suffix(path)
-    with open(fspath, "rb") as file:  # FileNotFoundError, PermissionError
-        data = file.read()
     try:
+        data = _read_regular_file(fspath)
         specs, start = _header(data)
         layers = _architecture(specs.pop("__metadata__", None))
         _check_tensors(layers, specs)
         state = {name: _tensor(data, start, name, spec) for name, spec in specs.items()}
         if not allow_nonfinite:
             _check_finite(state)
-        return [_build(index, spec, state) for index, spec in enumerate(layers)]
+        built: dict[str, Any] = {}
+        return [_build(index, spec, state, built) for index, spec in enumerate(layers)]
     except _Refused as problem:
         raise ValueError(f"xact.load: {fspath}: {problem}") from None
+
+
+def _read_regular_file(fspath: str) -> bytes:
+    """The bytes of a regular file (a FIFO would block, /dev/zero never
+    ends); FileNotFoundError and PermissionError as ``open`` raises them."""
+    descriptor = os.open(fspath, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    status = os.fstat(descriptor)
+    if not stat.S_ISREG(status.st_mode):
+        os.close(descriptor)
+        raise _Refused("not a regular file")
+    with os.fdopen(descriptor, "rb") as file:
+        return file.read(status.st_size)
 
 
 def _header(data: bytes) -> tuple[dict[str, Any], int]:
@@ -175,17 +210,43 @@ def _header(data: bytes) -> tuple[dict[str, Any], int]:
     if not isinstance(header, dict):
         raise _Refused("not a safetensors file (its header is not a JSON object)")
     room = len(data) - 8 - size
+    ranges = []
     for name, spec in header.items():
         if name != "__metadata__":
             _check_spec(name, spec, room)
+            ranges.append((*spec["data_offsets"], name))
+    # the tensors tile the data exactly, as safetensors writes them: none
+    # shares bytes with another (one blob read as many tensors), none is
+    # missing, nothing trails
+    ranges.sort()
+    end = 0
+    for begin, stop, name in ranges:
+        if begin != end:
+            raise _Refused(
+                f"tensor {name!r} starts at byte {begin} of the data, expected {end} "
+                f"(tensors overlap or leave a gap)"
+            )
+        end = stop
+    if end != room:
+        raise _Refused(f"{room - end} bytes after the last tensor")
     return header, 8 + size
 
 
 def _json(text: bytes | str, what: str) -> Any:
+    """Strict JSON: UTF-8 (no other encoding guessed), no key twice."""
     try:
-        return json.loads(text)
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
+        return json.loads(text, object_pairs_hook=_unique_keys)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise _Refused(f"{what} is not valid JSON ({error})") from None
+        raise _Refused(f"{what} is not valid JSON ({str(error)[:200]})") from None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("a key appears twice")
+    return result
 
 
 def _natural(value: Any) -> bool:
@@ -201,8 +262,12 @@ def _check_spec(name: str, spec: Any, room: int) -> None:
             f"tensor {name!r} is {dtype!r}; xact reads {', '.join(DTYPES)} "
             f"(save bfloat16 models as float32)"
         )
-    if not isinstance(shape, list) or not all(_natural(n) for n in shape):
-        raise _Refused(f"tensor {name!r} has shape {shape!r}")
+    if (
+        not isinstance(shape, list)
+        or len(shape) > MAX_DIMENSIONS
+        or not all(_natural(n) and n < 2**63 for n in shape)
+    ):
+        raise _Refused(f"tensor {name!r} has a shape that is not a list of sizes")
     if (
         not isinstance(offsets, list)
         or len(offsets) != 2
@@ -210,14 +275,19 @@ def _check_spec(name: str, spec: Any, room: int) -> None:
         or not offsets[0] <= offsets[1] <= room
     ):
         raise _Refused(
-            f"tensor {name!r} has byte range {offsets!r}, outside the "
-            f"file's {room} bytes of data"
+            f"tensor {name!r} has a byte range outside the file's {room} bytes of data"
         )
-    size = math.prod(shape) * DTYPES[dtype].itemsize
-    if offsets[1] - offsets[0] != size:
+    given = offsets[1] - offsets[0]
+    size = DTYPES[dtype].itemsize
+    for n in shape:  # stops once past what the file gives: no huge product
+        size *= n
+        if size > given:
+            break
+    if size != given:
         raise _Refused(
-            f"tensor {name!r} of shape {tuple(shape)} {dtype} needs {size} "
-            f"bytes, the file gives it {offsets[1] - offsets[0]}"
+            f"tensor {name!r} ({len(shape)} dimensions, {dtype}) needs "
+            f"{'more than ' if size > given else ''}{size} bytes, the file "
+            f"gives it {given}"
         )
 
 
@@ -225,18 +295,22 @@ def _architecture(metadata: Any) -> list[dict[str, Any]]:
     """The layers of the architecture in the metadata, each field checked."""
     if not isinstance(metadata, dict) or not isinstance(metadata.get("xact"), str):
         raise _Refused("not an xact model file (no 'xact' metadata)")
+    if not all(isinstance(value, str) for value in metadata.values()):
+        raise _Refused("its metadata holds a value that is not a string")
     architecture = _json(metadata["xact"], "the architecture ('xact' metadata)")
     if not isinstance(architecture, dict):
         raise _Refused("the architecture is not a JSON object")
     found = architecture.get("format"), architecture.get("version")
-    if found != (FORMAT, VERSION):
+    if not (found[0] == FORMAT and type(found[1]) is int and found[1] == VERSION):
         raise _Refused(
-            f"it holds format {found[0]!r} version {found[1]!r}; this xact "
-            f"reads {FORMAT} version {VERSION}"
+            f"it holds format {str(found[0])[:40]} version {str(found[1])[:40]}; "
+            f"this xact reads {FORMAT} version {VERSION}"
         )
     layers = architecture.get("layers")
     if not isinstance(layers, list) or not layers:
         raise _Refused("the architecture has no list of 'layers', or an empty one")
+    if len(layers) > LAYER_LIMIT:
+        raise _Refused(f"{len(layers)} layers; xact reads at most {LAYER_LIMIT}")
     for index, spec in enumerate(layers):
         if not isinstance(spec, dict) or set(spec) != {"class", "config"}:
             raise _Refused(f"layer {index} is not a 'class' and a 'config'")
@@ -322,14 +396,28 @@ def _check_finite(state: dict[str, np.ndarray]) -> None:
             )
 
 
-def _build(index: int, spec: dict[str, Any], state: dict[str, np.ndarray]) -> Any:
+def _build(
+    index: int,
+    spec: dict[str, Any],
+    state: dict[str, np.ndarray],
+    built: dict[str, Any],
+) -> Any:
+    """Layer ``index``: a Dense from its tensors; an activation layer built
+    once per distinct class and config (its options are checked by a probe
+    call) and copied for every other layer like it."""
     cls, config = CLASSES[spec["class"]], spec["config"]
+    key = json.dumps([spec["class"], config], sort_keys=True)
     try:
-        layer = cls(**config)
+        if cls is not Dense and key in built:
+            return copy.deepcopy(built[key])
+        with np.errstate(all="ignore"):  # a caller's seterr(all="raise")
+            layer = cls(**config)
         if cls is Dense:
             layer.load_state_dict(
-                {key: state[f"{index}.{key}"] for key in ("weights", "biases")}
+                {name: state[f"{index}.{name}"] for name in ("weights", "biases")}
             )
-    except (TypeError, ValueError, KeyError) as error:
-        raise _Refused(f"layer {index} ({spec['class']}): {error}") from None
+        else:
+            built[key] = layer
+    except (TypeError, ValueError, KeyError, ArithmeticError) as error:
+        raise _Refused(f"layer {index} ({spec['class']}): {str(error)[:300]}") from None
     return layer

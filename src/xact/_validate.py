@@ -24,7 +24,13 @@ def real_parameter(
         raise TypeError(
             f"xact.{fname}: {pname} must be a real number, got {type(value).__name__}"
         )
-    result = float(value)
+    try:
+        result = float(value)
+    except OverflowError:  # an integer beyond float64's range
+        raise ValueError(
+            f"xact.{fname}: {pname} must be finite, got an integer beyond "
+            f"float64's range"
+        ) from None
     problem = None
     if result != result or result in (float("inf"), float("-inf")):
         problem = "finite"
