@@ -7,7 +7,7 @@ info`` says which). Before building, a probe compiles, links and runs a
 small program to choose what this machine supports:
 
 1. vector math from glibc's libmvec (``#pragma omp declare simd``; vector
-   ``erfc``, ``expm1``, ``log1p`` and ``tanh`` need glibc 2.35) in clones for
+   ``erfc``, ``expm1``, ``log1p``, ``tanh`` and ``hypot`` need glibc 2.35) in clones for
    baseline x86-64, AVX2 and AVX-512 chosen when the module loads
    (``target_clones``, which needs glibc's ifunc);
 2. the same without clones (the baseline instruction set);
@@ -48,6 +48,8 @@ double expm1(double);
 double log1p(double);
 #pragma omp declare simd notinbranch
 double tanh(double);
+#pragma omp declare simd notinbranch
+double hypot(double, double);
 #ifdef XACT_TARGET_CLONES
 __attribute__((target_clones("default", "avx2", "arch=x86-64-v4")))
 #endif
@@ -55,7 +57,8 @@ static void loop(const float *x, float *y)
 {
 #pragma omp simd
     for (int i = 0; i < 64; i++)
-        y[i] = (float)(exp(x[i]) + erfc(x[i]) + expm1(x[i]) + log1p(x[i]) + tanh(x[i]));
+        y[i] = (float)(exp(x[i]) + erfc(x[i]) + expm1(x[i]) + log1p(x[i]) + tanh(x[i])
+                       + hypot(x[i], 0.0) - x[i]);
 }
 int main(void)
 {

@@ -479,13 +479,19 @@ FLOAT64_CASES = [
 ]
 
 
-def test_the_float64_table_covers_the_kinks_and_the_plain_derivatives():
+def test_the_float64_table_serves_every_function_at_its_defaults():
+    # the kinks and plain derivatives by the wide formulas, the rest by the
+    # exact math recorded (the generic path's own definition, compiled)
     served = {(p.values[0].name, p.values[1]) for p in FLOAT64_CASES}
-    for name in ("relu", "hard_tanh", "soft_shrink", "leaky_relu"):
-        assert (name, "value") in served
-    for name in ("sigmoid", "tanh", "elu", "relu"):
-        assert (name, "vjp") in served
-    assert ("gelu", "value") not in served  # a float32 formula: not in float64
+    for entry in ACTIVATIONS:
+        if entry.along_axis:
+            continue
+        for direction in table.DIRECTIONS:
+            assert (entry.name, direction) in served
+            found = table.find(entry.name, direction, entry.defaults, float64=True)
+            assert found is not None, (entry.name, direction)
+            exact = entry.name in table.EXACT64[direction]
+            assert found[1].exact == exact, (entry.name, direction)
 
 
 @pytest.mark.parametrize(("case", "direction"), FLOAT64_CASES)

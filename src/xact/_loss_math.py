@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 from ._labels import class_targets, same_shape_targets
 from ._math.elementwise import sigmoid_math
+from ._math.softmax import log_softmax_math, softmax_math
 from ._math.twofold import exp_pair
 from ._namespace import Array, Namespace, clip
-from .softmax import log_softmax_math, softmax_math
 
 __all__ = ["REDUCTIONS", "SPECS", "LossSpec"]
 

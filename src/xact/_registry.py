@@ -8,71 +8,43 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 from . import activations as a
 from . import softmax as s
-from ._math import derivatives as d
+from ._math.catalogue import DEFINITIONS, Definition
 
 __all__ = ["ACTIVATIONS", "ALIASES", "Activation", "get", "names"]
 
 
 @dataclass(frozen=True)
 class Activation:
-    """One activation: its function, backward pass, layer class name, options."""
+    """One activation: its public function, with its catalogue definition's
+    backward math, layer class name and options."""
 
     name: str
     function: Callable[..., Any]
     vjp: Callable[..., Any]  # (xp, x, y, dvalues, **options) -> dinputs
     layer: str
-    defaults: Mapping[str, Any] = field(default_factory=dict)
+    defaults: Mapping[str, Any]
     along_axis: bool = False  # softmax family and glu: not elementwise
 
 
-def _entry(
-    name: str, layer: str, *, along_axis: bool = False, **defaults: Any
-) -> Activation:
-    module = s if name in s.__all__ else a
+def _entry(definition: Definition) -> Activation:
+    module = s if definition.name in s.__all__ else a
     return Activation(
-        name,
-        getattr(module, name),
-        getattr(d, f"{name}_vjp"),
-        layer,
-        MappingProxyType(defaults),
-        along_axis,
+        definition.name,
+        getattr(module, definition.name),
+        definition.vjp,
+        definition.layer,
+        definition.defaults,
+        definition.along_axis,
     )
 
 
-ACTIVATIONS: tuple[Activation, ...] = (
-    _entry("relu", "ReLU"),
-    _entry("relu6", "ReLU6"),
-    _entry("leaky_relu", "LeakyReLU", negative_slope=0.01),
-    _entry("elu", "ELU", alpha=1.0),
-    _entry("selu", "SELU"),
-    _entry("celu", "CELU", alpha=1.0),
-    _entry("gelu", "GELU", approximate="none"),
-    _entry("silu", "SiLU"),
-    _entry("mish", "Mish"),
-    _entry("softplus", "Softplus", beta=1.0),
-    _entry("softsign", "Softsign"),
-    _entry("sigmoid", "Sigmoid"),
-    _entry("log_sigmoid", "LogSigmoid"),
-    _entry("hard_sigmoid", "HardSigmoid"),
-    _entry("hard_swish", "HardSwish"),
-    _entry("hard_tanh", "HardTanh", min_val=-1.0, max_val=1.0),
-    _entry("tanh", "Tanh"),
-    _entry("tanh_shrink", "TanhShrink"),
-    _entry("hard_shrink", "HardShrink", lambd=0.5),
-    _entry("soft_shrink", "SoftShrink", lambd=0.5),
-    _entry("squareplus", "Squareplus", b=4.0),
-    _entry("identity", "Identity"),
-    _entry("softmax", "Softmax", along_axis=True, axis=-1),
-    _entry("log_softmax", "LogSoftmax", along_axis=True, axis=-1),
-    _entry("softmin", "Softmin", along_axis=True, axis=-1),
-    _entry("glu", "GLU", along_axis=True, axis=-1),
-)
+ACTIVATIONS: tuple[Activation, ...] = tuple(_entry(d) for d in DEFINITIONS)
 
 # logsumexp is a reduction, not an activation: public, but not in the table.
 

@@ -15,7 +15,6 @@ from typing import Any
 from ._math import elementwise as m
 from ._namespace import (
     Array,
-    array_device,
     finfo_of,
     in_compute_dtype,
     resolve_one,
@@ -483,18 +482,6 @@ def identity(x: Any, /) -> Array:
     return apply_elementwise("identity", m.identity_math, x)
 
 
-def glu_math(xp: Any, x: Array, axis: int) -> Array:
-    half = x.shape[axis] // 2
-    if 0 in x.shape:  # nothing to compute (and Cubed 0.27 cannot slice it)
-        shape = (*x.shape[:axis], half, *x.shape[axis + 1 :])
-        return xp.zeros(shape, dtype=x.dtype, device=array_device(x))
-    first = [slice(None)] * x.ndim
-    second = [slice(None)] * x.ndim
-    first[axis] = slice(0, half)
-    second[axis] = slice(half, None)
-    return x[tuple(first)] * m.sigmoid_math(xp, x[tuple(second)])
-
-
 def glu(x: Any, /, *, axis: int = -1) -> Array:
     r"""Gated linear unit (Dauphin et al., 2017).
 
@@ -519,7 +506,7 @@ def glu(x: Any, /, *, axis: int = -1) -> Array:
             f"xact.glu: the length along axis {axis} must be even, got shape "
             f"{tuple(array.shape)}"
         )
-    return apply_elementwise("glu", glu_math, array, elementwise=False, axis=index)
+    return apply_elementwise("glu", m.glu_math, array, elementwise=False, axis=index)
 
 
 __dir__ = public_names(__all__)

@@ -22,6 +22,7 @@ import numpy as np
 from .._namespace import (
     Array,
     Namespace,
+    array_device,
     clip,
     finfo_of,
     log_smallest_normal,
@@ -419,3 +420,16 @@ def _gelu_tanh(xp: Namespace, x: Array) -> Array:
     # autodiff at ±inf forms no inf * 0
     inner = xp.where(arg >= 0, xc / (1.0 + e), negative)
     return xp.where(x > bound, x, inner)
+
+
+def glu_math(xp: Namespace, x: Array, axis: int) -> Array:
+    """a * sigmoid(b), (a, b) the halves of x along ``axis``."""
+    half = x.shape[axis] // 2
+    if 0 in x.shape:  # nothing to compute (and Cubed 0.27 cannot slice it)
+        shape = (*x.shape[:axis], half, *x.shape[axis + 1 :])
+        return xp.zeros(shape, dtype=x.dtype, device=array_device(x))
+    first = [slice(None)] * x.ndim
+    second = [slice(None)] * x.ndim
+    first[axis] = slice(0, half)
+    second[axis] = slice(half, None)
+    return x[tuple(first)] * sigmoid_math(xp, x[tuple(second)])

@@ -49,6 +49,8 @@ from typing import Any
 
 import numpy as np
 
+from .._math import softmax as softmax_math
+from .._math.catalogue import definition
 from .._math.derivatives_wide import WIDE_SLOPES, plain_in_float64
 from .._math.elementwise_wide import WIDE_VALUES, WIDENED_ON_ARRAYS
 from .._math.special import has_float64
@@ -64,6 +66,7 @@ from .._namespace import (
     namespace_of_array,
     narrowed,
 )
+from . import chunked
 from . import cuda as _cuda_run
 from . import kernels as _kernels
 from .kernels.cuda import cuda_name, cuda_row_name
@@ -177,7 +180,24 @@ def _pool() -> ThreadPoolExecutor:
 
 
 def _threads() -> int:
+    if getattr(_LOCAL, "one_thread", False):
+        return 1
     return int(os.environ.get("XACT_NUM_THREADS", "0")) or os.cpu_count() or 1
+
+
+_LOCAL = threading.local()
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """A ``with`` block in which xact's NumPy work stays on the calling
+    thread (a Dask or Cubed task: the engine runs a task per core)."""
+    previous = getattr(_LOCAL, "one_thread", False)
+    _LOCAL.one_thread = True
+    try:
+        yield
+    finally:
+        _LOCAL.one_thread = previous
 
 
 def _forget_pools() -> None:
@@ -318,16 +338,24 @@ ARITHMETIC_THREADED = 4 * 1024 * 1024
 
 
 def compiled_value(
-    xp: Namespace, name: str, math: Math, x: Array, params: dict[str, Any]
+    xp: Namespace, name: str, math: Math | None, x: Array, params: dict[str, Any]
 ) -> Array | None:
     """``name``'s value of a float32 NumPy array or PyTorch CPU tensor by
     its compiled kernel (:mod:`xact._run.kernels`), or None where no kernel
     serves. ``math`` is the composed definition, which a tensor's double
-    backward differentiates."""
+    backward differentiates. A Dask or Cubed array maps its NumPy chunks
+    through the kernel (:mod:`xact._run.chunked`)."""
+    if _enabled and chunked.numpy_chunks(xp, x):
+        if _numpy_kernel(name, "value", x.dtype, params) is None:
+            return None
+        block, items = chunked.value_block, tuple(params.items())
+        return chunked.map_chunks(xp, block, (x,), x.dtype, function=name, params=items)
     kernel = _kernel_for(xp, name, "value", x, params)
     if kernel is None:
         return None
     if is_torch(xp):
+        if math is None:
+            raise TypeError("xact: a tensor's value needs its composed math")
         return _torch_value(kernel, name, math, x, params)
     if is_cupy(xp):
         return _cuda_run.cupy_run(kernel[3], kernel[2], x)
@@ -377,7 +405,18 @@ def compiled_vjp(
     xp: Namespace, name: str, x: Array, d: Array, params: dict[str, Any]
 ) -> Array | None:
     """``d`` times ``name``'s derivative at a float32 NumPy array or PyTorch
-    CPU tensor ``x`` by its compiled kernel, or None where no kernel serves."""
+    CPU tensor ``x`` by its compiled kernel, or None where no kernel serves
+    (Dask and Cubed: per chunk)."""
+    if _enabled and chunked.numpy_chunks(xp, x, d):
+        if d.dtype != x.dtype or _numpy_kernel(name, "vjp", x.dtype, params) is None:
+            return None
+        block, items = chunked.vjp_block, tuple(params.items())
+        try:
+            return chunked.map_chunks(
+                xp, block, (x, d), x.dtype, function=name, params=items
+            )
+        except ValueError:  # chunks that do not line up: the generic path
+            return None
     kernel = _kernel_for(xp, name, "vjp", x, params)
     if kernel is None or d.dtype != x.dtype or d.shape != x.shape:
         return None
@@ -450,6 +489,14 @@ def _kernel_for(
     index, kernel, arguments = found
     threaded = ARITHMETIC_THREADED if kernel.arithmetic_only else KERNEL_THREADED
     return index, threaded, arguments, getattr(cpu, direction + kind)
+
+
+def _numpy_kernel(
+    name: str, direction: str, dtype: Any, params: dict[str, Any]
+) -> Kernel | None:
+    """The kernel a NumPy array of ``dtype`` would take."""
+    sample = np.empty(0, dtype=dtype)
+    return _kernel_for(numpy_namespace(), name, direction, sample, params)
 
 
 def _table_kernel(
@@ -591,6 +638,50 @@ def _namespace(library: str) -> Namespace:
     return namespace_of_array(importlib.import_module(library).empty(0))
 
 
+def numpy_namespace() -> Namespace:
+    """The namespace of NumPy arrays."""
+    return _namespace("numpy")
+
+
+def rows(
+    xp: Namespace, function: str, x: Array, mask: Array | None, axis: int
+) -> Array:
+    """The softmax family's ``function`` along ``axis``: the row kernels
+    where they serve, else the math (float32 through float64 where
+    :func:`widens`), chunked where the backend is; Dask and Cubed map each
+    chunk through the NumPy path when the axis lies in one chunk."""
+    if _enabled and chunked.numpy_chunks(xp, x, mask) and x.numblocks[axis] == 1:
+        arrays = (x,) if mask is None else (x, mask)
+        block = chunked.rows_block
+        return chunked.map_chunks(
+            xp, block, arrays, x.dtype, function=function, axis=axis
+        )
+    result = compiled_rows(xp, function, x, mask, axis)
+    if result is not None:
+        return result
+    math = getattr(softmax_math, f"{function}_math")
+    if widens(xp, x):
+        math = softmax_math.WIDENED[math]
+    return evaluate_rows(xp, math, x, mask, axis)
+
+
+def logsumexp_rows(xp: Namespace, x: Array, axis: int, keepdims: bool) -> Array:
+    """logsumexp along ``axis`` (chunked as :func:`rows`)."""
+    if _enabled and chunked.numpy_chunks(xp, x) and x.numblocks[axis] == 1:
+        return chunked.map_chunks(
+            xp,
+            chunked.reduce_block,
+            (x,),
+            x.dtype,
+            reduced=axis,
+            keepdims=keepdims,
+            axis=axis,
+            keep=keepdims,
+        )
+    kept = softmax_math.logsumexp_kept if keepdims else softmax_math.logsumexp_dropped
+    return evaluate_rows(xp, kept, x, None, axis)
+
+
 def _contiguous(x: Array) -> Array:
     """``x``, copied only where it is a strided view or misaligned (the
     kernels read whole float32 or float64 elements; ``ascontiguousarray``
@@ -696,8 +787,6 @@ def _torch_vjp(kernel: Kernel, x: Array, d: Array) -> Array:
 def _kernel_function() -> Any:
     import torch
 
-    from .._registry import entry
-
     class KernelFunction(torch.autograd.Function):
         """An activation whose forward and backward are xact's kernels, so
         that autograd gives xact's analytic derivative (within 1 ULP), not
@@ -735,7 +824,7 @@ def _kernel_function() -> Any:
         if kernel is not None and not composed:
             return _torch_vjp(kernel, x, d)
         y = ctx.math(xp, x, **ctx.params)
-        return entry(ctx.name).vjp(xp, x, y, d, **ctx.params)
+        return definition(ctx.name).vjp(xp, x, y, d, **ctx.params)
 
     return KernelFunction
 

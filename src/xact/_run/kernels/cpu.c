@@ -34,6 +34,8 @@ double expm1(double);
 double tanh(double);
 #pragma omp declare simd notinbranch
 double erfc(double);
+#pragma omp declare simd notinbranch
+double hypot(double, double);
 #endif
 
 /* every kernel inlined into its loop: a call left out of line (gcc stops

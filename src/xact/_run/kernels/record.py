@@ -12,11 +12,12 @@ inline`` in C and ``__device__ inline`` in CUDA).
 What the recorder can record is what the formulas use: arithmetic,
 comparisons, ``&``, ``|``, ``where``, ``maximum``/``minimum`` (which
 propagate NaN, as the Array API says, unlike C's ``fmax``/``fmin``),
-``clip``, ``abs``, ``isnan``, ``isinf``, ``full_like``/``zeros_like`` and
-the C library's ``exp``, ``log``, ``log1p``, ``expm1``, ``tanh``, ``erfc``
-and ``sqrt``. A Python branch on a parameter (``if negative_slope == 0``)
-cannot be recorded: it raises :class:`StaticParameterError`, and the kernel
-table gives that parameter a fixed value in a variant of its own.
+``clip``, ``abs``, ``sign``, ``isnan``, ``isinf``,
+``full_like``/``zeros_like`` and the C library's ``exp``, ``log``,
+``log1p``, ``expm1``, ``tanh``, ``erfc``, ``sqrt`` and ``hypot``. A Python
+branch on a parameter (``if negative_slope == 0``) cannot be recorded: it
+raises :class:`StaticParameterError`, and the kernel table gives that
+parameter a fixed value in a variant of its own.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ __all__ = [
 ]
 
 # the C library's functions a formula may call (the vector ones from libmvec)
-MATH_FUNCTIONS = ("exp", "log", "log1p", "expm1", "tanh", "erfc", "sqrt")
+MATH_FUNCTIONS = ("exp", "log", "log1p", "expm1", "tanh", "erfc", "sqrt", "hypot")
 
 
 class StaticParameterError(TypeError):
@@ -328,6 +329,15 @@ class Recorder:
     def abs(self, x: Any, /) -> Expression:
         return self._call("fabs", x)
 
+    def sign(self, x: Any, /) -> Expression:
+        # -1, 0 or 1; ±0 and NaN are themselves, as the Array API says
+        v = self.operand(x)
+        text = f"{v} > 0.0 ? 1.0 : ({v} < 0.0 ? -1.0 : {v})"
+        return self.emit(text, data=_data(x), element=_element(x))
+
+    def hypot(self, a: Any, b: Any, /) -> Expression:
+        return self._call("hypot", a, b)
+
     def isnan(self, x: Any, /) -> Expression:
         name = self.operand(x)
         return self.emit(
@@ -367,7 +377,7 @@ def _math_function(name: str) -> Callable[[Recorder, Any], Expression]:
     return record
 
 
-for _name in MATH_FUNCTIONS:
+for _name in MATH_FUNCTIONS[:-1]:  # hypot takes two arguments
     setattr(Recorder, _name, _math_function(_name))
 
 

@@ -1,11 +1,21 @@
-"""The compiled kernels: one per elementwise function, direction and fixed
-parameter setting.
+"""The compiled kernels: one per elementwise function, direction, element
+table and fixed parameter setting.
 
-A kernel is a wide formula (:data:`xact._math.elementwise_wide.WIDE_VALUES`, or
-:func:`xact._math.derivatives_wide.wide_vjp` for the backward pass) recorded into
-C by :mod:`xact._run.kernels.record`. Its parameters (``alpha``, ``beta``, ...)
-are kernel arguments, except those a formula branches on in Python, which
-:data:`FIXED` gives a kernel of their own per value.
+Two tables, each recorded into C by :mod:`xact._run.kernels.record`:
+
+- **float32** (and the half types, rounded once from it): the wide formulas
+  (:data:`xact._math.elementwise_wide.WIDE_VALUES`, or
+  :func:`xact._math.derivatives_wide.wide_vjp` for the backward pass), float64
+  arithmetic on float32 inputs;
+- **float64**: the generic path's own exact math
+  (:mod:`xact._math.elementwise`, :mod:`xact._math.derivatives`: exact pairs,
+  erfc, the derivative roots), the one definition, compiled; and, for the
+  kinks and the plain derivatives proven in float64, the wide formulas.
+
+A kernel's parameters (``alpha``, ``beta``, ...) are kernel arguments, except
+those a formula branches on or transforms in Python, which :data:`FIXED` (and
+:data:`FIXED64`) give a kernel of their own per value; other values of those
+run the generic path.
 """
 
 from __future__ import annotations
@@ -15,10 +25,22 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from ..._math import softmax
+from ..._math.catalogue import DEFINITIONS, definition
 from ..._math.derivatives_wide import wide_vjp
 from ..._math.elementwise_wide import WIDE_VALUES
 
-__all__ = ["FIXED", "ROWS", "Kernel", "c_source", "find", "find_row", "kernels"]
+__all__ = [
+    "EXACT64",
+    "FIXED",
+    "FIXED64",
+    "ROWS",
+    "Kernel",
+    "c_source",
+    "find",
+    "find_row",
+    "kernels",
+]
 
 # the parameters a formula branches on: one kernel per setting, tried in
 # order (an empty setting takes any value as an argument)
@@ -30,13 +52,13 @@ FIXED: Mapping[str, tuple[dict[str, Any], ...]] = {
 
 DIRECTIONS = ("value", "vjp")
 
-# The kernels that also serve float64 input: only formulas within 4 ULP
+# The wide kernels that also serve float64 input: only formulas within 4 ULP
 # (values) and 8 ULP (derivatives) in float64 itself, tested so against
 # mpmath. The wide formulas are float32 formulas (their clamps sit at
 # float32's limits). The values here are exact or one rounding, the same
-# bits as the generic float64 path (so a NumPy array and a Dask array of it
-# agree); the derivatives are the kinks' and those exact in their
-# exponential's argument (xact._math.derivatives_wide.plain_in_float64).
+# bits as the generic float64 path; the derivatives are the kinks' and those
+# exact in their exponential's argument
+# (xact._math.derivatives_wide.plain_in_float64).
 FLOAT64: Mapping[str, frozenset[str]] = {
     "value": frozenset(
         {
@@ -76,6 +98,51 @@ FLOAT64: Mapping[str, frozenset[str]] = {
 }
 
 
+# The float64 kernels recorded from the generic path's exact math, for the
+# functions and directions the wide table does not serve in float64.
+EXACT64: Mapping[str, frozenset[str]] = {
+    "value": frozenset(
+        {
+            "elu",
+            "selu",
+            "celu",
+            "gelu",
+            "silu",
+            "mish",
+            "softplus",
+            "softsign",
+            "sigmoid",
+            "log_sigmoid",
+            "tanh",
+            "tanh_shrink",
+            "squareplus",
+        }
+    ),
+    "vjp": frozenset(
+        {
+            "celu",
+            "gelu",
+            "silu",
+            "mish",
+            "softplus",
+            "softsign",
+            "tanh_shrink",
+            "squareplus",
+        }
+    ),
+}
+
+# the parameters the exact math turns into constants in Python (a branch on
+# beta == 1, a power of two from frexp, a hypot of sqrt(b)): a float64 kernel
+# per setting, tried in order; other values run the generic path
+FIXED64: Mapping[str, tuple[dict[str, Any], ...]] = {
+    "celu": ({"alpha": 1.0},),
+    "gelu": ({"approximate": "none"}, {"approximate": "tanh"}),
+    "softplus": ({"beta": 1.0},),
+    "squareplus": ({"b": 4.0},),
+}
+
+
 @dataclass(frozen=True)
 class Kernel:
     function: str
@@ -83,17 +150,23 @@ class Kernel:
     fixed: tuple[tuple[str, Any], ...]
     parameters: tuple[str, ...]  # passed at run time, in this order
     excluded: tuple[tuple[str, tuple[float, ...]], ...] = ()  # fixed elsewhere
+    exact: bool = False  # float64 only, recorded from the exact math
 
     @property
     def name(self) -> str:
         setting = "".join(f"_{k}_{_slug(v)}" for k, v in self.fixed)
-        return f"{self.function}{setting}_{self.direction}"
+        return (
+            f"{self.function}{setting}_{self.direction}{'_exact' if self.exact else ''}"
+        )
 
     @property
     def inputs(self) -> tuple[str, ...]:
         return ("x",) if self.direction == "value" else ("x", "d")
 
     def formula(self) -> Callable[..., Any]:
+        if self.exact:
+            math = definition(self.function)
+            return math.math if self.direction == "value" else _vjp_of(math.vjp)
         if self.direction == "value":
             return WIDE_VALUES[self.function]
         return wide_vjp(self.function)
@@ -115,14 +188,24 @@ class Kernel:
 
     @property
     def float64(self) -> bool:
-        """Whether this kernel also serves float64 input."""
-        return self.function in FLOAT64[self.direction]
+        """Whether this kernel serves float64 input."""
+        return self.exact or self.function in FLOAT64[self.direction]
 
     @property
     def arithmetic_only(self) -> bool:
         """No call of the C library's math and no division (the kinks): a
         pass over memory, which a second thread does not speed up at 1e6."""
         return _arithmetic_only(self)
+
+
+def _vjp_of(vjp: Callable[..., Any]) -> Callable[..., Any]:
+    """``vjp(xp, x, y, d, **params)`` as a kernel's ``(xp, x, d, **params)``:
+    the elementwise derivatives are computed from x, never from y."""
+
+    def kernel_vjp(xp: Any, x: Any, d: Any, **params: Any) -> Any:
+        return vjp(xp, x, None, d, **params)
+
+    return kernel_vjp
 
 
 def _slug(value: Any) -> str:
@@ -132,25 +215,38 @@ def _slug(value: Any) -> str:
 @cache
 def kernels() -> tuple[Kernel, ...]:
     """Every kernel: the values first, then the vector-Jacobian products, in
-    the registry's order."""
-    from ..._registry import ACTIVATIONS  # the registry imports the public API
-
+    the catalogue's order; in each direction the wide kernels, then the
+    exact float64 ones."""
     kernels = []
     for direction in DIRECTIONS:
-        for entry in ACTIVATIONS:
-            if entry.along_axis:
-                continue
-            settings = FIXED.get(entry.name, ({},))
-            for setting in settings:
-                parameters = tuple(k for k in entry.defaults if k not in setting)
-                fixed = tuple(sorted(setting.items()))
-                excluded = tuple(
-                    (p, tuple(s[p] for s in settings if p in s)) for p in parameters
-                )
-                kernels.append(
-                    Kernel(entry.name, direction, fixed, parameters, excluded)
+        for exact in (False, True):
+            fixed = FIXED64 if exact else FIXED
+            for entry in DEFINITIONS:
+                if entry.along_axis or (exact and entry.name not in EXACT64[direction]):
+                    continue
+                kernels += _settings(
+                    entry.name, entry.defaults, direction, fixed, exact
                 )
     return tuple(kernels)
+
+
+def _settings(
+    name: str,
+    defaults: Mapping[str, Any],
+    direction: str,
+    table: Mapping[str, tuple[dict[str, Any], ...]],
+    exact: bool,
+) -> list[Kernel]:
+    settings = table.get(name, ({},))
+    kernels = []
+    for setting in settings:
+        parameters = tuple(k for k in defaults if k not in setting)
+        fixed = tuple(sorted(setting.items()))
+        excluded = tuple(
+            (p, tuple(s[p] for s in settings if p in s)) for p in parameters
+        )
+        kernels.append(Kernel(name, direction, fixed, parameters, excluded, exact))
+    return kernels
 
 
 @cache
@@ -169,7 +265,9 @@ def listed(direction: str, float64: bool) -> tuple[Kernel, ...]:
     """The kernels of a direction, in the order of their C table (float64:
     those that serve float64, in a table of their own)."""
     return tuple(
-        k for k in kernels() if k.direction == direction and (k.float64 or not float64)
+        k
+        for k in kernels()
+        if k.direction == direction and (k.float64 if float64 else not k.exact)
     )
 
 
@@ -219,18 +317,15 @@ def find_row(function: str, masked: bool) -> int | None:
 
 
 def _row_formula(function: str) -> Callable[..., Any]:
-    import importlib
-
-    # the module (xact.softmax is also the function); it imports the fast paths
-    softmax = importlib.import_module("xact.softmax")
-
     formula: Callable[..., Any] = getattr(softmax, f"{function}_widened")
     return formula
 
 
 HEADER = """\
 /* xact's compiled kernels, generated by tools/gen_kernels.py from the float64
- * formulas of xact._math.elementwise_wide and xact._math.derivatives_wide: do not edit.
+ * formulas of xact._math.elementwise_wide and xact._math.derivatives_wide and,
+ * for float64 elements (the kernels named *_exact), the exact math of
+ * xact._math.elementwise and xact._math.derivatives: do not edit.
  *
  * Each function computes one element in double. XACT_KERNEL is "static
  * inline" in C and "__device__ inline" under NVRTC. XACT_VALUE_KERNELS and
