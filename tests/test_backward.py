@@ -95,6 +95,21 @@ def test_backward_keeps_dtype_device_and_state(xp, asarray, name, options):
         assert array_api_compat.device(dinputs) == array_api_compat.device(x)
 
 
+@pytest.mark.parametrize(("name", "options"), SETTINGS, ids=IDS)
+def test_backward_takes_the_input_dtype_whatever_the_gradients(
+    xp, asarray, name, options
+):
+    # one rule for every layer, as torch.autograd: a float32 input's gradient
+    # is float32 for a float64 upstream gradient (the kinks gave float64)
+    layer, x = _layer_and_input(asarray, name, options)
+    x = xp.astype(x, xp.float32)
+    y = layer(x)
+    wide = layer.backward(xp.astype(xp.ones_like(y), xp.float64))
+    assert wide.dtype == xp.float32
+    narrow = layer.backward(xp.ones_like(y))
+    np.testing.assert_array_equal(to_numpy(wide), to_numpy(narrow))
+
+
 def _torch_reference(torch, name, options):
     """PyTorch's own function for each activation (the independent oracle)."""
     F = torch.nn.functional

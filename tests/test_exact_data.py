@@ -17,7 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from numpy._core._multiarray_umath import __cpu_dispatch__
+
+try:
+    from numpy._core._multiarray_umath import __cpu_dispatch__
+except ImportError:  # NumPy 1.x (the floor)
+    from numpy.core._multiarray_umath import __cpu_dispatch__  # type: ignore[no-redef]
 
 import oracle
 from conftest import ELEMENTWISE_CASES as CASES

@@ -20,7 +20,8 @@ from ._namespace import (
     resolve_one,
 )
 from ._public import public_names
-from ._run.fast import LANE_TYPES, compiled_value, evaluate, lane, values_for
+from ._run.fast import LANE_TYPES, evaluate, lane
+from ._run.fast import value as routed_value
 from ._validate import axis_index, real_parameter
 
 __all__ = [
@@ -69,11 +70,8 @@ def apply_elementwise(
     (x,), rounded_back = in_compute_dtype(xp, given)
     check_representable(name, params, finfo_of(xp, x.dtype), x.dtype)
     if elementwise:  # the kernels round once to the given dtype, half included
-        result = compiled_value(xp, name, math, given, params)
-        if result is not None:
-            return result
-    math = values_for(xp, name, math, x)
-    return rounded_back(evaluate(xp, math, (x,), params, elementwise=elementwise))
+        return routed_value(xp, name, math, given, params)
+    return rounded_back(evaluate(xp, math, (x,), params, elementwise=False))
 
 
 def check_representable(

@@ -23,7 +23,7 @@ from ._namespace import (
 )
 from ._public import public_names
 from ._registry import ACTIVATIONS, entry
-from ._run.fast import backward_for, compiled_vjp, evaluate
+from ._run.fast import vjp
 
 # the registry names the layer classes, in table order
 __all__ = ["LAYERS", "Activation", *(entry.layer for entry in ACTIVATIONS)]
@@ -112,7 +112,8 @@ class Activation:
 
     def backward(self, dvalues: Any) -> Array:
         """Gradient with respect to the input of the last forward; kept as
-        ``dinputs``. Same shape, dtype and device as that input's output."""
+        ``dinputs``. Same shape, dtype and device as that input's output,
+        whatever the dtype of ``dvalues`` (as PyTorch's autograd gives)."""
         name = f"{type(self).__name__}.backward"
         inputs, output = cached(self, dvalues, name)
         xp, (x, y, d) = resolve(name, inputs, output, dvalues)
@@ -121,6 +122,8 @@ class Activation:
                 f"xact.{name}: dvalues has shape {tuple(d.shape)}, "
                 f"the output has shape {tuple(y.shape)}"
             )
+        if d.dtype != y.dtype:  # the gradient takes the (floating) input's dtype
+            d = xp.astype(d, y.dtype)
         (y, x, d), rounded_back = in_compute_dtype(xp, y, x, d)
         options = dict(self.options)
         scalar = self._entry.along_axis and x.ndim == 0
@@ -133,10 +136,7 @@ class Activation:
             if scalar:
                 dinputs = xp.reshape(dinputs, ())
         else:
-            dinputs = compiled_vjp(xp, self._entry.name, x, d, options)
-            if dinputs is None:
-                vjp = backward_for(xp, self._entry.name, self._entry.vjp, x, options)
-                dinputs = evaluate(xp, vjp, (x, y, d), options)
+            dinputs = vjp(xp, self._entry.name, self._entry.vjp, x, y, d, options)
         dinputs = rounded_back(dinputs)
         if is_traced(dinputs):  # a layer's state never holds a tracer
             used(self)

@@ -57,7 +57,9 @@ def shifted_exponentials(
     x = xp.where(infinite_row, only_infinities, x)
     shift = xp.where(xp.isfinite(maximum), maximum, 0.0)
     # x - shift below -max overflows; clamp it there (exp gives 0 either way).
-    largest = float(finfo_of(xp, x.dtype).max)
+    # (as an array: NumPy 1.x takes the Python float of float32's largest
+    # number for a float64 and would widen the result)
+    largest = xp.full_like(shift, float(finfo_of(xp, x.dtype).max))
     lowest = xp.where(shift > 0, shift - largest, -largest)
     x = xp.where(x == -xp.inf, x, xp.maximum(x, lowest))
     hi = x - shift

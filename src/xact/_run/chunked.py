@@ -92,24 +92,32 @@ def map_chunks(
 # --- the functions each task runs (module level: they pickle) ---------------
 
 
-def value_block(x: np.ndarray, *, function: str, params: tuple[Any, ...]) -> Any:
-    """One chunk's values by its NumPy kernel, on the task's thread."""
+def value_block(
+    x: np.ndarray, *, function: str, math: Any, params: tuple[Any, ...]
+) -> Any:
+    """One chunk's values: what xact computes for a NumPy array (its kernel
+    where one serves), on the task's thread."""
     from . import fast
 
     with fast.one_thread():
-        return fast.compiled_value(
-            fast.numpy_namespace(), function, None, x, dict(params)
-        )
+        return fast.value(fast.numpy_namespace(), function, math, x, dict(params))
 
 
 def vjp_block(
-    x: np.ndarray, d: np.ndarray, *, function: str, params: tuple[Any, ...]
+    x: np.ndarray,
+    y: np.ndarray,
+    d: np.ndarray,
+    *,
+    function: str,
+    vjp: Any,
+    params: tuple[Any, ...],
 ) -> Any:
-    """One chunk's vector-Jacobian product by its NumPy kernel."""
+    """One chunk's vector-Jacobian product, as for a NumPy array."""
     from . import fast
 
     with fast.one_thread():
-        return fast.compiled_vjp(fast.numpy_namespace(), function, x, d, dict(params))
+        xp = fast.numpy_namespace()
+        return fast.vjp(xp, function, vjp, x, y, d, dict(params))
 
 
 def rows_block(x: np.ndarray, *mask: np.ndarray, function: str, axis: int) -> Any:

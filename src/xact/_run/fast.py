@@ -36,7 +36,6 @@ float32    widened: on a device with float64, a float32 input's value (on
 
 from __future__ import annotations
 
-import importlib
 import math
 import os
 import threading
@@ -59,6 +58,7 @@ from .._namespace import (
     Namespace,
     array_device,
     finfo_of,
+    in_compute_dtype,
     is_cupy,
     is_jax,
     is_numpy,
@@ -88,7 +88,9 @@ __all__ = [
     "generic_path",
     "lane",
     "use_fast_paths",
+    "value",
     "values_for",
+    "vjp",
     "widens",
 ]
 
@@ -277,7 +279,9 @@ def evaluate_rows(
         return function(x[start:stop], part)
 
     first = block(0, rows)
-    out = xp.empty((x.shape[0], *first.shape[1:]), dtype=first.dtype, device=x.device)
+    out = xp.empty(
+        (x.shape[0], *first.shape[1:]), dtype=first.dtype, device=array_device(x)
+    )
     out[:rows] = first
 
     def run(start: int, stop: int) -> None:
@@ -327,6 +331,68 @@ def _chunked_torch(
     return out.reshape(arrays[0].shape)
 
 
+# --- the routes: one per direction, for every backend -----------------------
+
+
+def value(
+    xp: Namespace, name: str, math: Math, given: Array, params: dict[str, Any]
+) -> Array:
+    """``name``'s value of ``given`` (any floating dtype; the parameters
+    checked): its compiled kernel where one serves, else the math on the
+    backend's fast path (half precision computed in float32 and rounded
+    back). A Dask or Cubed array of NumPy chunks maps each chunk through
+    this same route for NumPy (:mod:`xact._run.chunked`)."""
+    if _enabled and chunked.numpy_chunks(xp, given):
+        items = tuple(params.items())
+        return chunked.map_chunks(
+            xp,
+            chunked.value_block,
+            (given,),
+            given.dtype,
+            function=name,
+            math=math,
+            params=items,
+        )
+    result = compiled_value(xp, name, math, given, params)
+    if result is not None:
+        return result
+    (x,), rounded_back = in_compute_dtype(xp, given)
+    return rounded_back(evaluate(xp, values_for(xp, name, math, x), (x,), params))
+
+
+def vjp(
+    xp: Namespace,
+    name: str,
+    generic: Math,
+    x: Array,
+    y: Array,
+    d: Array,
+    params: dict[str, Any],
+) -> Array:
+    """``d`` times ``name``'s derivative at ``x`` (``y`` its value; all three
+    of the dtype computed in): the compiled kernel where one serves, else
+    :func:`backward_for`'s math, chunked where the backend is; Dask and
+    Cubed map their chunks through this route for NumPy."""
+    if _enabled and chunked.numpy_chunks(xp, x, y, d):
+        items = tuple(params.items())
+        try:
+            return chunked.map_chunks(
+                xp,
+                chunked.vjp_block,
+                (x, y, d),
+                x.dtype,
+                function=name,
+                vjp=generic,
+                params=items,
+            )
+        except ValueError:  # chunks that do not line up: the composed graph
+            pass
+    result = compiled_vjp(xp, name, x, d, params)
+    if result is not None:
+        return result
+    return evaluate(xp, backward_for(xp, name, generic, x, params), (x, y, d), params)
+
+
 # --- numpy float32: the compiled kernels -------------------------------------
 
 # below this many elements a kernel runs on the calling thread alone: waking
@@ -343,13 +409,7 @@ def compiled_value(
     """``name``'s value of a float32 NumPy array or PyTorch CPU tensor by
     its compiled kernel (:mod:`xact._run.kernels`), or None where no kernel
     serves. ``math`` is the composed definition, which a tensor's double
-    backward differentiates. A Dask or Cubed array maps its NumPy chunks
-    through the kernel (:mod:`xact._run.chunked`)."""
-    if _enabled and chunked.numpy_chunks(xp, x):
-        if _numpy_kernel(name, "value", x.dtype, params) is None:
-            return None
-        block, items = chunked.value_block, tuple(params.items())
-        return chunked.map_chunks(xp, block, (x,), x.dtype, function=name, params=items)
+    backward differentiates."""
     kernel = _kernel_for(xp, name, "value", x, params)
     if kernel is None:
         return None
@@ -405,18 +465,7 @@ def compiled_vjp(
     xp: Namespace, name: str, x: Array, d: Array, params: dict[str, Any]
 ) -> Array | None:
     """``d`` times ``name``'s derivative at a float32 NumPy array or PyTorch
-    CPU tensor ``x`` by its compiled kernel, or None where no kernel serves
-    (Dask and Cubed: per chunk)."""
-    if _enabled and chunked.numpy_chunks(xp, x, d):
-        if d.dtype != x.dtype or _numpy_kernel(name, "vjp", x.dtype, params) is None:
-            return None
-        block, items = chunked.vjp_block, tuple(params.items())
-        try:
-            return chunked.map_chunks(
-                xp, block, (x, d), x.dtype, function=name, params=items
-            )
-        except ValueError:  # chunks that do not line up: the generic path
-            return None
+    CPU tensor ``x`` by its compiled kernel, or None where no kernel serves."""
     kernel = _kernel_for(xp, name, "vjp", x, params)
     if kernel is None or d.dtype != x.dtype or d.shape != x.shape:
         return None
@@ -489,14 +538,6 @@ def _kernel_for(
     index, kernel, arguments = found
     threaded = ARITHMETIC_THREADED if kernel.arithmetic_only else KERNEL_THREADED
     return index, threaded, arguments, getattr(cpu, direction + kind)
-
-
-def _numpy_kernel(
-    name: str, direction: str, dtype: Any, params: dict[str, Any]
-) -> Kernel | None:
-    """The kernel a NumPy array of ``dtype`` would take."""
-    sample = np.empty(0, dtype=dtype)
-    return _kernel_for(numpy_namespace(), name, direction, sample, params)
 
 
 def _table_kernel(
@@ -635,7 +676,11 @@ def _torch_recorded(x: Array) -> bool:
 @lru_cache(maxsize=2)
 def _namespace(library: str) -> Namespace:
     """The namespace of ``numpy`` or ``torch`` arrays."""
-    return namespace_of_array(importlib.import_module(library).empty(0))
+    if library == "numpy":
+        return namespace_of_array(np.empty(0))
+    import torch
+
+    return namespace_of_array(torch.empty(0))
 
 
 def numpy_namespace() -> Namespace:
