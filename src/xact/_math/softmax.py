@@ -25,6 +25,7 @@ __all__ = [
     "logsumexp_dropped",
     "logsumexp_kept",
     "logsumexp_math",
+    "logsumexp_widened",
     "shifted_exponentials",
     "softmax_math",
     "softmax_widened",
@@ -134,6 +135,18 @@ def log_softmax_widened(
     excess = xp.where(n_maxima > 0, (n_maxima - 1.0) + rest, 0.0)
     log_total = xp.where(xp.isnan(maximum), maximum, xp.log1p(excess))
     return narrowed(xp, hi - log_total, x.dtype)
+
+
+def logsumexp_widened(
+    xp: Namespace, x: Array, axis: int, where: Array | None = None
+) -> Array:
+    """logsumexp of float32 logits through float64, kept dimension: the
+    maximum (exact) plus the log of the exponentials' sum, rounded once."""
+    _, exponentials, maximum = _widened_shift(xp, x, axis, where)
+    total = xp.sum(exponentials, axis=axis, keepdims=True)
+    finite = xp.isfinite(maximum)
+    result = xp.where(finite, maximum + xp.log(xp.where(finite, total, 1.0)), maximum)
+    return narrowed(xp, result, x.dtype)
 
 
 WIDENED = {

@@ -115,7 +115,7 @@ def cupy_run(function: str, params: tuple[float, float], *arrays: Array) -> Arra
 
 
 def cupy_rows(function: str, x: Array, mask: Array | None) -> Array:
-    """Row kernel ``function`` along the last axis of a float32 CuPy array
+    """Row kernel ``function`` along the last axis of a float32 or float64 CuPy array
     (``mask``: booleans that broadcast to it, or None)."""
     import cupy
 
@@ -145,7 +145,7 @@ def cupy_rows(function: str, x: Array, mask: Array | None) -> Array:
 
 
 def torch_rows(function: str, x: Array, mask: Array | None) -> Array:
-    """Row kernel ``function`` along the last axis of a float32 CUDA tensor,
+    """Row kernel ``function`` along the last axis of a float32 or float64 CUDA tensor,
     on PyTorch's current stream (no autograd)."""
     import torch
 

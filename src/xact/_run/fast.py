@@ -598,15 +598,25 @@ def _torch_kinds() -> dict[Any, str]:
 
 
 def compiled_rows(
-    xp: Namespace, function: str, x: Array, mask: Array | None, axis: int
+    xp: Namespace,
+    function: str,
+    x: Array,
+    mask: Array | None,
+    axis: int,
+    keepdims: bool = False,
 ) -> Array | None:
-    """The softmax family along the last axis of a float32 NumPy array,
-    CuPy array or PyTorch CPU or CUDA tensor (no autograd) by its row
-    kernel; None where none serves (another axis, another dtype: the
-    caller's path runs)."""
-    if not _enabled or x.ndim == 0 or axis != x.ndim - 1:
+    """The softmax family's ``function`` along ``axis`` of a float32 or
+    float64 NumPy array or PyTorch CPU tensor (no autograd), or along the
+    last axis of a CuPy array or CUDA tensor, by its row kernel; None where
+    none serves (another dtype: the caller's path runs). ``logsumexp``
+    reduces the axis (kept with ``keepdims``). On the CPU the axis is moved
+    last into one contiguous buffer, so a result never depends on the
+    memory layout of ``x``."""
+    if not _enabled or x.ndim == 0:
         return None
     if is_cupy(xp) or (is_torch(xp) and x.is_cuda):
+        if axis != x.ndim - 1 or function == "logsumexp":
+            return None
         return _cuda_rows(xp, function, x, mask)
     cpu = _kernels.cpu()
     if cpu is None:
@@ -622,40 +632,52 @@ def compiled_rows(
             _as_numpy(x),
             None if mask is None else _as_numpy(mask),
             axis,
+            keepdims,
         )
         return None if out is None else torch.from_numpy(out)
-    if not is_numpy(xp) or x.dtype != np.float32:
+    if not is_numpy(xp) or x.dtype not in _ROW_DTYPES:
         return None
-    index = find_row(function, mask is not None)
+    float64 = x.dtype == np.float64
+    index = find_row(function, mask is not None, float64)
     if index is None:
         return None
-    source = _contiguous(x)
-    where = None if mask is None else _contiguous(np.broadcast_to(mask, x.shape))
-    out = np.empty(source.shape, dtype=np.float32)
+    source = _contiguous(np.moveaxis(x, axis, -1))
+    where = None
+    if mask is not None:
+        where = _contiguous(np.moveaxis(np.broadcast_to(mask, x.shape), axis, -1))
     n = source.shape[-1]
     rows = source.size // n if n else 0
+    reduces = function == "logsumexp"
+    out = np.empty((*source.shape[:-1], 1 if reduces else n), dtype=x.dtype)
+    kernel = cpu.rows64 if float64 else cpu.rows
 
     def run(start: int, stop: int) -> None:
-        cpu.rows(index, source, where, out, n, start, stop)
+        kernel(index, source, where, out, n, start, stop)
 
     if source.size < KERNEL_THREADED or _threads() == 1 or rows < 2:
         run(0, rows)
     else:
         _in_parallel(rows, max(1, KERNEL_THREADED // 2 // max(n, 1)), run)
-    return out
+    if reduces and not keepdims:
+        return out[..., 0]
+    return np.moveaxis(out, -1, axis)
+
+
+_ROW_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _cuda_rows(
     xp: Namespace, function: str, x: Array, mask: Array | None
 ) -> Array | None:
-    index = find_row(function, mask is not None)
-    if index is None or str(x.dtype) not in _FLOAT32:
+    float64 = str(x.dtype) in _FLOAT64
+    index = find_row(function, mask is not None, float64)
+    if index is None or str(x.dtype) not in (*_FLOAT32, *_FLOAT64):
         return None
     if mask is not None and array_device(mask) != array_device(x):
         return None
     if not _cuda_run.usable_on(x):
         return None
-    name = cuda_row_name(function, mask is not None)
+    name = cuda_row_name(function, mask is not None, float64)
     if is_cupy(xp):
         return _cuda_run.cupy_rows(name, x, mask)
     if not _torch_kernel_serves(x) or _torch_recorded(x):
@@ -663,6 +685,7 @@ def _cuda_rows(
     return _cuda_run.torch_rows(name, x, mask)
 
 
+_FLOAT64 = ("float64", "torch.float64")
 _FLOAT32 = ("float32", "torch.float32")
 
 
@@ -723,6 +746,9 @@ def logsumexp_rows(xp: Namespace, x: Array, axis: int, keepdims: bool) -> Array:
             axis=axis,
             keep=keepdims,
         )
+    result = compiled_rows(xp, "logsumexp", x, None, axis, keepdims)
+    if result is not None:
+        return result
     kept = softmax_math.logsumexp_kept if keepdims else softmax_math.logsumexp_dropped
     return evaluate_rows(xp, kept, x, None, axis)
 

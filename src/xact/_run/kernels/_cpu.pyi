@@ -4,6 +4,7 @@ from typing_extensions import Buffer
 VALUES: tuple[str, ...]
 VJPS: tuple[str, ...]
 ROWS: tuple[str, ...]
+ROWS64: tuple[str, ...]
 VALUES64: tuple[str, ...]
 VJPS64: tuple[str, ...]
 INSTRUCTION_SET: str
@@ -23,6 +24,16 @@ def vjp(
     /,
 ) -> None: ...
 def rows(
+    index: int,
+    x: Buffer,
+    where: Buffer | None,
+    y: Buffer,
+    n: int,
+    start: int,
+    stop: int,
+    /,
+) -> None: ...
+def rows64(
     index: int,
     x: Buffer,
     where: Buffer | None,

@@ -139,20 +139,30 @@ XACT_VJP64_KERNELS(VJP64_LOOP)
 XACT_VALUE_KERNELS(VALUE16_LOOP)
 XACT_VALUE_KERNELS(VALUEBF16_LOOP)
 
-/* the softmax family: rows [start, stop) of a contiguous (rows, n) array */
-typedef void (*row_loop)(const float *, const unsigned char *, float *, Py_ssize_t,
+/* the softmax family: rows [start, stop) of a contiguous (rows, n) array,
+ * n results a row (ROW_ELEMENTS) or one (ROW_ONE: logsumexp) */
+typedef void (*row_loop)(const void *, const unsigned char *, void *, Py_ssize_t,
                          Py_ssize_t, Py_ssize_t);
 
-#define ROW_LOOP(name)                                                         \
-    XACT_CLONES static void rows_##name(const float *x, const unsigned char *w, \
-                                        float *y, Py_ssize_t n,               \
-                                        Py_ssize_t start, Py_ssize_t stop)    \
+#define ROW_ELEMENTS n
+#define ROW_ONE 1
+#define ROW_LOOP_OF(T, PREFIX, name, outputs)                                  \
+    XACT_CLONES static void PREFIX##_##name(const void *xv,                   \
+                                            const unsigned char *w, void *yv, \
+                                            Py_ssize_t n, Py_ssize_t start,   \
+                                            Py_ssize_t stop)                  \
     {                                                                          \
+        const T *x = xv;                                                       \
+        T *y = yv;                                                             \
         for (Py_ssize_t r = start; r < stop; r++)                              \
-            xact_##name(x + r * n, w ? w + r * n : NULL, y + r * n, (long)n);  \
+            xact_##name(x + r * n, w ? w + r * n : NULL, y + r * (outputs),    \
+                        (long)n);                                              \
     }
+#define ROW_LOOP(name, outputs) ROW_LOOP_OF(float, rows, name, outputs)
+#define ROW64_LOOP(name, outputs) ROW_LOOP_OF(double, rows64, name, outputs)
 
 XACT_ROW_KERNELS(ROW_LOOP)
+XACT_ROW64_KERNELS(ROW64_LOOP)
 
 #define VALUE_ENTRY(name, args) value_##name,
 #define VJP_ENTRY(name, args) vjp_##name,
@@ -162,10 +172,18 @@ XACT_ROW_KERNELS(ROW_LOOP)
 #define VJP64_ENTRY(name, args) vjp64_##name,
 #define NAME_ENTRY(name, args) #name,
 
-#define ROW_ENTRY(name) rows_##name,
-#define ROW_NAME(name) #name,
+#define ROW_ENTRY(name, outputs) rows_##name,
+#define ROW64_ENTRY(name, outputs) rows64_##name,
+#define ROW_NAME(name, outputs) #name,
+#define ROW_IS_ROW_ELEMENTS 0
+#define ROW_IS_ROW_ONE 1
+#define ROW_REDUCES(name, outputs) ROW_IS_##outputs,
 static const row_loop row_loops[] = {XACT_ROW_KERNELS(ROW_ENTRY)};
+static const row_loop row64_loops[] = {XACT_ROW64_KERNELS(ROW64_ENTRY)};
 static const char *row_names[] = {XACT_ROW_KERNELS(ROW_NAME)};
+static const char *row64_names[] = {XACT_ROW64_KERNELS(ROW_NAME)};
+static const int row_reduces[] = {XACT_ROW_KERNELS(ROW_REDUCES)};
+static const int row64_reduces[] = {XACT_ROW64_KERNELS(ROW_REDUCES)};
 static const value_loop value_loops[] = {XACT_VALUE_KERNELS(VALUE_ENTRY)};
 static const vjp_loop vjp_loops[] = {XACT_VJP_KERNELS(VJP_ENTRY)};
 static const char *value_names[] = {XACT_VALUE_KERNELS(NAME_ENTRY)};
@@ -282,7 +300,8 @@ static PyObject *vjp64(PyObject *self, PyObject *args)
     return run_vjp(args, vjp64_loops, COUNT(vjp64_loops), sizeof(double));
 }
 
-static PyObject *rows(PyObject *self, PyObject *args)
+static PyObject *run_rows(PyObject *args, const row_loop *loops, const int *reduces,
+                          int count, Py_ssize_t itemsize)
 {
     int index;
     Py_buffer b[3];
@@ -301,21 +320,22 @@ static PyObject *rows(PyObject *self, PyObject *args)
         }
         buffers = 3;
     }
-    int ok = check_index(index, COUNT(row_loops)) == 0 && n >= 0 && start >= 0 &&
-             stop >= start;
+    int ok = check_index(index, count) == 0 && n >= 0 && start >= 0 && stop >= start;
     for (int i = 0; ok && i < 3; i++) {
-        Py_ssize_t itemsize = i == 1 ? 1 : (Py_ssize_t)sizeof(float);
+        Py_ssize_t size = i == 1 ? 1 : itemsize;
+        /* the output of a reduction holds one element a row */
+        Py_ssize_t per_row = i == 2 && reduces[index] ? 1 : n;
         if (i == 1 && buffers == 2)
             continue;
-        /* stop rows of n elements, without overflow */
-        ok = n == 0 || stop <= b[i].len / itemsize / n;
+        /* stop rows of per_row elements, without overflow */
+        ok = per_row == 0 || stop <= b[i].len / size / per_row;
     }
     if (!ok && !PyErr_Occurred())
         PyErr_SetString(PyExc_ValueError, "xact._run.kernels._cpu: rows outside a buffer");
     if (ok) {
         const unsigned char *w = buffers == 3 ? (const unsigned char *)b[1].buf : NULL;
         Py_BEGIN_ALLOW_THREADS
-        row_loops[index]((const float *)b[0].buf, w, (float *)b[2].buf, n, start, stop);
+        loops[index](b[0].buf, w, b[2].buf, n, start, stop);
         Py_END_ALLOW_THREADS
     }
     PyBuffer_Release(&b[0]);
@@ -325,6 +345,17 @@ static PyObject *rows(PyObject *self, PyObject *args)
     if (!ok)
         return NULL;
     Py_RETURN_NONE;
+}
+
+static PyObject *rows(PyObject *self, PyObject *args)
+{
+    return run_rows(args, row_loops, row_reduces, COUNT(row_loops), sizeof(float));
+}
+
+static PyObject *rows64(PyObject *self, PyObject *args)
+{
+    return run_rows(args, row64_loops, row64_reduces, COUNT(row64_loops),
+                    sizeof(double));
 }
 
 static PyObject *names(const char **table, int count)
@@ -359,7 +390,10 @@ static PyMethodDef methods[] = {
      "on contiguous float32 buffers"},
     {"rows", rows, METH_VARARGS,
      "rows(index, x, where, y, n, start, stop): rows [start, stop) of contiguous\n"
-     "(rows, n) float32 buffers; where is None or a bool buffer of the same shape"},
+     "(rows, n) float32 buffers; where is None or a bool buffer of the same shape;\n"
+     "y holds n results a row, or one for a reduction (logsumexp)"},
+    {"rows64", rows64, METH_VARARGS,
+     "rows64(index, x, where, y, n, start, stop): rows on float64 buffers"},
     {"value64", value64, METH_VARARGS,
      "value64(index, x, y, start, stop, p0, p1): value on float64 buffers"},
     {"value16", value16, METH_VARARGS,
@@ -389,6 +423,7 @@ PyMODINIT_FUNC PyInit__cpu(void)
         PyModule_AddObject(m, "VALUES64", names(value64_names, COUNT(value64_names))) < 0 ||
         PyModule_AddObject(m, "VJPS64", names(vjp64_names, COUNT(vjp64_names))) < 0 ||
         PyModule_AddObject(m, "ROWS", names(row_names, COUNT(row_names))) < 0 ||
+        PyModule_AddObject(m, "ROWS64", names(row64_names, COUNT(row64_names))) < 0 ||
         PyModule_AddStringConstant(m, "INSTRUCTION_SET", instruction_set()) < 0) {
         Py_DECREF(m);
         return NULL;

@@ -56,6 +56,7 @@ static __device__ double block_combine(double v, bool maximum)
 #define XACT_ROW_MAX(r) r = block_combine(r, true)
 #define XACT_ROW_SUM(r) r = block_combine(r, false)
 #define XACT_ROW_OR(r) r = __syncthreads_or(r)
+#define XACT_ROW_STORE(statement) if (threadIdx.x == 0) statement
 
 #include "kernels.h"
 #include "halves.h"
@@ -118,15 +119,22 @@ XACT_VJP64_KERNELS(VJP64)
 XACT_VALUE_KERNELS(VALUE16)
 XACT_VALUE_KERNELS(VALUEBF16)
 
-/* name_f32(x, where, y, n, rows): the softmax family along rows of n (where:
- * a mask of the same shape, or null) */
-#define ROW_KERNEL(name)                                                       \
-    extern "C" __global__ void name##_f32(                                     \
-        const float *__restrict__ x, const unsigned char *__restrict__ w,      \
-        float *__restrict__ y, index_t n, index_t rows)                        \
+/* name_f32(x, where, y, n, rows), name_f64: the softmax family along rows
+ * of n (where: a mask of the same shape, or null); y holds n results a row
+ * (ROW_ELEMENTS) or one (ROW_ONE: logsumexp) */
+#define ROW_ELEMENTS n
+#define ROW_ONE 1
+#define ROW_KERNEL_OF(T, TYPE, name, outputs)                                  \
+    extern "C" __global__ void name##_##TYPE(                                  \
+        const T *__restrict__ x, const unsigned char *__restrict__ w,          \
+        T *__restrict__ y, index_t n, index_t rows)                            \
     {                                                                          \
         for (index_t r = blockIdx.x; r < rows; r += gridDim.x)                 \
-            xact_##name(x + r * n, w ? w + r * n : nullptr, y + r * n, (long)n); \
+            xact_##name(x + r * n, w ? w + r * n : nullptr, y + r * (outputs),  \
+                        (long)n);                                              \
     }
+#define ROW_KERNEL(name, outputs) ROW_KERNEL_OF(float, f32, name, outputs)
+#define ROW64_KERNEL(name, outputs) ROW_KERNEL_OF(double, f64, name, outputs)
 
 XACT_ROW_KERNELS(ROW_KERNEL)
+XACT_ROW64_KERNELS(ROW64_KERNEL)

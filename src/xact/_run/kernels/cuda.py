@@ -11,7 +11,8 @@ and loaded with ``RawModule(path=...)``, which adds no options.
 Kernel names: each kernel of :mod:`.table` with its element type,
 ``gelu_value_f32``, ``tanh_vjp_f64`` (the kernels proven in float64),
 ``silu_value_f16`` and ``silu_value_bf16`` (16-bit patterns), and the
-softmax family's row kernels, ``softmax_masked_row_f32``.
+softmax family's row kernels, ``softmax_masked_row_f32`` and
+``log_softmax_row64_f64``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .table import ROWS, Kernel, listed, row_name
+from .table import ROWS, Kernel, Row, listed
 
 __all__ = [
     "DEFAULT_ARCHITECTURES",
@@ -91,8 +92,10 @@ def kernel_names() -> Iterator[CudaKernel]:
             yield CudaKernel(
                 cuda_name(kernel, dtype), kernel.function, direction, dtype
             )
-    for function, masked in ROWS:
-        yield CudaKernel(cuda_row_name(function, masked), function, "rows", "float32")
+    for row in ROWS:
+        dtype = "float64" if row.float64 else "float32"
+        name = cuda_row_name(row.function, row.masked, row.float64)
+        yield CudaKernel(name, row.function, "rows", dtype)
 
 
 def cuda_name(kernel: Kernel, dtype: str) -> str:
@@ -100,9 +103,9 @@ def cuda_name(kernel: Kernel, dtype: str) -> str:
     return f"{kernel.name}_{_SUFFIX[dtype]}"
 
 
-def cuda_row_name(function: str, masked: bool) -> str:
-    """The CUDA row kernel of the softmax family's ``function`` (float32)."""
-    return f"{row_name(function, masked)}_f32"
+def cuda_row_name(function: str, masked: bool, float64: bool = False) -> str:
+    """The CUDA row kernel of the softmax family's ``function``."""
+    return f"{Row(function, masked, float64).name}_{'f64' if float64 else 'f32'}"
 
 
 def _nvrtc() -> Any:

@@ -180,7 +180,8 @@ class Recorder:
     float64 = np.float64
     inf = math.inf
 
-    def __init__(self) -> None:
+    def __init__(self, *, compensated: bool = False) -> None:
+        self.compensated = compensated  # sums with TwoSum (float64 rows)
         self.body: list[str] = []  # the statements once per call (or row)
         self.elements: list[str] = []  # the statements once per element
         self.inputs: list[str] = []  # loads of the row's elements, in a pass
@@ -274,14 +275,31 @@ class Recorder:
         return self.emit(f"nan{k} ? NAN : r{k}", element=False)
 
     def sum(self, x: Expression, /, *, axis: Any = None, keepdims: bool = False) -> Any:
+        if not self.compensated:
+            accumulator = self._pass(
+                x,
+                "double r{k} = 0.0;",
+                "r{k} += {v};",
+                "reduction(+:r{k})",
+                "XACT_ROW_SUM(r{k});",
+            )
+            return self.emit(accumulator, element=False)
+        # compensated (TwoSum per term, the errors summed beside): a float64
+        # row's sum within a few ULP whatever its length and the order in
+        # which vector lanes and CUDA threads add (a plain sum of 1,000
+        # exponentials lost 20 ULP)
         accumulator = self._pass(
             x,
-            "double r{k} = 0.0;",
-            "r{k} += {v};",
-            "reduction(+:r{k})",
-            "XACT_ROW_SUM(r{k});",
+            "double r{k} = 0.0, c{k} = 0.0;",
+            "{{\n"
+            "            const double s = r{k} + {v}, b = s - r{k};\n"
+            "            c{k} += (r{k} - (s - b)) + ({v} - b);\n"
+            "            r{k} = s;\n"
+            "        }}",
+            "reduction(+:r{k}, c{k})",
+            "XACT_ROW_SUM(r{k});\n    XACT_ROW_SUM(c{k});",
         )
-        return self.emit(accumulator, element=False)
+        return self.emit(f"{accumulator} + c{self._passes - 1}", element=False)
 
     # --- the Array API functions the formulas use ----------------------------
 
@@ -405,22 +423,37 @@ def c_function(
     )
 
 
-def c_row_function(name: str, formula: Callable[..., Any], *, masked: bool) -> str:
+def c_row_function(
+    name: str,
+    formula: Callable[..., Any],
+    *,
+    masked: bool,
+    element: str = "float",
+    reduces: bool = False,
+) -> str:
     """The C source of ``formula(xp, x, axis, where)``, a function along one
-    row (the softmax family): ``void xact_<name>(const float *xrow, const
-    unsigned char *wrow, float *yrow, long n)``, each reduction a pass over
-    the row that recomputes the element statements before it."""
-    recorder = Recorder()
-    x = recorder.row_input("x", "(double)xrow[i]")
+    row (the softmax family): ``void xact_<name>(const T *xrow, const
+    unsigned char *wrow, T *yrow, long n)`` for elements of type ``element``
+    (``float``: computed in double, rounded once), each reduction a pass over
+    the row that recomputes the element statements before it. A function
+    that ``reduces`` the row (logsumexp, kept dimension) writes ``yrow[0]``
+    once (``XACT_ROW_STORE``: one thread of a CUDA block)."""
+    recorder = Recorder(compensated=element == "double")
+    load = "(double)xrow[i]" if element == "float" else "xrow[i]"
+    x = recorder.row_input("x", load)
     where = recorder.row_input("where", "wrow[i]", condition=True) if masked else None
     result = recorder.operand(formula(recorder, x, -1, where))
-    loop = ["XACT_ROW_LOOP(i, n) {", *recorder.inputs, *recorder.elements]
-    loop.append(f"yrow[i] = (float){result};")
-    recorder.body.append("#pragma omp simd")
-    recorder.body.append("\n        ".join(loop) + "\n    }")
+    store = "(float)" if element == "float" else ""
+    if reduces:
+        recorder.body.append(f"XACT_ROW_STORE(yrow[0] = {store}{result});")
+    else:
+        loop = ["XACT_ROW_LOOP(i, n) {", *recorder.inputs, *recorder.elements]
+        loop.append(f"yrow[i] = {store}{result};")
+        recorder.body.append("#pragma omp simd")
+        recorder.body.append("\n        ".join(loop) + "\n    }")
     body = "\n".join(f"    {line}" for line in recorder.body)
     return (
-        f"XACT_ROW void xact_{name}(const float *restrict xrow,\n"
-        f"    const unsigned char *restrict wrow, float *restrict yrow, long n)\n"
+        f"XACT_ROW void xact_{name}(const {element} *restrict xrow,\n"
+        f"    const unsigned char *restrict wrow, {element} *restrict yrow, long n)\n"
         f"{{\n{body}\n}}\n"
     )

@@ -36,10 +36,12 @@ __all__ = [
     "FIXED64",
     "ROWS",
     "Kernel",
+    "Row",
     "c_source",
     "find",
     "find_row",
     "kernels",
+    "rows",
 ]
 
 # the parameters a formula branches on: one kernel per setting, tried in
@@ -294,31 +296,75 @@ def find(
     return None
 
 
-# the softmax family's row kernels: (function, masked), in kernel order
-ROWS: tuple[tuple[str, bool], ...] = (
+@dataclass(frozen=True)
+class Row:
+    """A row kernel of the softmax family (or logsumexp, which ``reduces``
+    the row to one value): float32 elements through the widened formulas
+    (:mod:`xact._math.softmax`'s ``*_widened``), float64 through the exact
+    math the generic path runs."""
+
+    function: str
+    masked: bool
+    float64: bool = False
+
+    @property
+    def reduces(self) -> bool:
+        return self.function == "logsumexp"
+
+    @property
+    def name(self) -> str:
+        mask = "_masked" if self.masked else ""
+        return f"{self.function}{mask}_row{'64' if self.float64 else ''}"
+
+    def formula(self) -> Callable[..., Any]:
+        if self.float64:
+            kept = self.function + ("_kept" if self.reduces else "_math")
+            formula: Callable[..., Any] = getattr(softmax, kept)
+        else:
+            formula = getattr(softmax, f"{self.function}_widened")
+        return formula
+
+    def source(self) -> str:
+        from .record import c_row_function
+
+        element = "double" if self.float64 else "float"
+        return c_row_function(
+            self.name,
+            self.formula(),
+            masked=self.masked,
+            element=element,
+            reduces=self.reduces,
+        )
+
+
+_ROW_FUNCTIONS = (
     ("softmax", False),
     ("softmax", True),
     ("log_softmax", False),
     ("log_softmax", True),
     ("softmin", False),
+    ("logsumexp", False),
+)
+
+# every row kernel, float32 then float64, in the order of their C tables
+ROWS: tuple[Row, ...] = tuple(
+    Row(function, masked, float64)
+    for float64 in (False, True)
+    for function, masked in _ROW_FUNCTIONS
 )
 
 
-def row_name(function: str, masked: bool) -> str:
-    return f"{function}{'_masked' if masked else ''}_row"
+def rows(float64: bool) -> tuple[Row, ...]:
+    """The row kernels of one element type, in the order of their C table."""
+    return tuple(row for row in ROWS if row.float64 == float64)
 
 
-def find_row(function: str, masked: bool) -> int | None:
+def find_row(function: str, masked: bool, float64: bool = False) -> int | None:
     """The index of the row kernel of ``function`` (None: none)."""
     try:
-        return ROWS.index((function, masked))
+        return rows(float64).index(Row(function, masked, float64))
     except ValueError:
         return None
-
-
-def _row_formula(function: str) -> Callable[..., Any]:
-    formula: Callable[..., Any] = getattr(softmax, f"{function}_widened")
-    return formula
 
 
 HEADER = """\
@@ -333,10 +379,13 @@ HEADER = """\
  * written with v (the input), d (the incoming gradient) and p (the
  * parameters), in the order of xact._run.kernels.table.kernels();
  * XACT_VALUE64_KERNELS and XACT_VJP64_KERNELS those that serve float64.
- * XACT_ROW_KERNELS lists the softmax family's row functions: each reduction
- * is a pass over the row (XACT_ROW_LOOP), then XACT_ROW_MAX, _SUM or _OR
- * combine the partial results; in C one thread has them all, so these are
- * empty, and a CUDA block defines them as block-wide reductions.
+ * XACT_ROW_KERNELS (float32) and XACT_ROW64_KERNELS (float64) list the
+ * softmax family's row functions as K(name, outputs), outputs ROW_ELEMENTS
+ * (one per element) or ROW_ONE (logsumexp: one per row): each reduction is
+ * a pass over the row (XACT_ROW_LOOP), then XACT_ROW_MAX, _SUM or _OR
+ * combine the partial results, and XACT_ROW_STORE writes a row's one
+ * result; in C one thread has them all, so these are empty (the store is
+ * the statement), and a CUDA block defines them as block-wide reductions.
  */
 #ifndef XACT_KERNEL
 #define XACT_KERNEL static inline
@@ -349,6 +398,7 @@ HEADER = """\
 #define XACT_ROW_MAX(r)
 #define XACT_ROW_SUM(r)
 #define XACT_ROW_OR(r)
+#define XACT_ROW_STORE(statement) statement
 #endif
 
 /* maximum and minimum as the Array API defines them: NaN if either is NaN;
@@ -378,15 +428,14 @@ XACT_KERNEL double xact_minimum_bounded(double a, double b)
 
 def c_source() -> str:
     """The generated C source of every kernel (``kernels.h``)."""
-    from .record import c_row_function
-
     parts = [HEADER, *(kernel.source() for kernel in kernels())]
-    for function, masked in ROWS:
-        name = row_name(function, masked)
-        parts.append(c_row_function(name, _row_formula(function), masked=masked))
-    lines = ["#define XACT_ROW_KERNELS(K)"]
-    lines += [f"    K({row_name(f, m)})" for f, m in ROWS]
-    parts.append(" \\\n".join(lines) + "\n")
+    parts += [row.source() for row in ROWS]
+    for float64 in (False, True):
+        lines = [f"#define XACT_ROW{'64' if float64 else ''}_KERNELS(K)"]
+        for row in rows(float64):
+            outputs = "ROW_ONE" if row.reduces else "ROW_ELEMENTS"
+            lines.append(f"    K({row.name}, {outputs})")
+        parts.append(" \\\n".join(lines) + "\n")
     for direction in DIRECTIONS:
         for float64 in (False, True):
             suffix = "64" if float64 else ""
