@@ -22,6 +22,7 @@ __all__ = [
     "Shifted",
     "log_softmax_math",
     "log_softmax_widened",
+    "log_total",
     "logsumexp_dropped",
     "logsumexp_kept",
     "logsumexp_math",
@@ -40,7 +41,6 @@ class Shifted(NamedTuple):
     hi: Array  # x - max, rounded (-inf where masked)
     lo: Array  # its rounding error (0 where not finite)
     exponentials: Array  # exp(x - max), masked entries 0
-    log_total: Array  # log(sum(exponentials)), 0 for an empty slice; keepdims
     maximum: Array  # max over the axis as found (may be +-inf or NaN); keepdims
 
 
@@ -62,23 +62,34 @@ def shifted_exponentials(
     # number for a float64 and would widen the result)
     largest = xp.full_like(shift, float(finfo_of(xp, x.dtype).max))
     lowest = xp.where(shift > 0, shift - largest, -largest)
-    x = xp.where(x == -xp.inf, x, xp.maximum(x, lowest))
+    # (a where, not maximum: lowest is never NaN, and gcc 12 leaves a loop
+    # of NaN-propagating maxima against a per-row bound unvectorized)
+    x = xp.where((x < lowest) & (x != -xp.inf), lowest, x)
     hi = x - shift
     finite = xp.isfinite(hi)
     _, lo = two_sum(xp, xp.where(finite, x, 0.0), -shift)
     lo = xp.where(finite, lo, 0.0)
-    exponentials = exp_pair(xp, hi, lo)
-    at_maximum = hi == 0
-    n_maxima = xp.sum(xp.astype(at_maximum, x.dtype), axis=axis, keepdims=True)
-    rest = xp.sum(xp.where(at_maximum, 0.0, exponentials), axis=axis, keepdims=True)
+    return Shifted(hi, lo, exp_pair(xp, hi, lo), maximum)
+
+
+def log_total(xp: Namespace, s: Shifted, axis: int) -> Array:
+    """log of the sum of the exponentials, keepdims: the maxima contribute
+    exactly 1 each, so it is ``log1p`` of the rest, which keeps the dominant
+    entry's relative accuracy when the others are tiny (0 for an empty
+    slice, NaN for a row with NaN)."""
+    at_maximum = s.hi == 0
+    n_maxima = xp.sum(xp.astype(at_maximum, s.hi.dtype), axis=axis, keepdims=True)
+    rest = xp.sum(xp.where(at_maximum, 0.0, s.exponentials), axis=axis, keepdims=True)
     excess = xp.where(n_maxima > 0, (n_maxima - 1.0) + rest, 0.0)
-    log_total = xp.where(xp.isnan(maximum), maximum, xp.log1p(excess))  # NaN: row NaN
-    return Shifted(hi, lo, exponentials, log_total, maximum)
+    return xp.where(xp.isnan(s.maximum), s.maximum, xp.log1p(excess))
 
 
 def softmax_math(xp: Namespace, x: Array, axis: int, where: Array | None) -> Array:
+    # one sum and one division (not e / exp(log_total): the logarithm's
+    # rounding came back amplified by its size, 4 ULP and more)
     s = shifted_exponentials(xp, x, axis, where)
-    return s.exponentials / xp.exp(s.log_total)
+    total = xp.sum(s.exponentials, axis=axis, keepdims=True)
+    return s.exponentials / xp.where(total == 0.0, 1.0, total)  # nothing left: 0
 
 
 def softmin_math(xp: Namespace, x: Array, axis: int, where: Array | None) -> Array:
@@ -87,7 +98,7 @@ def softmin_math(xp: Namespace, x: Array, axis: int, where: Array | None) -> Arr
 
 def log_softmax_math(xp: Namespace, x: Array, axis: int, where: Array | None) -> Array:
     s = shifted_exponentials(xp, x, axis, where)
-    return (s.hi - s.log_total) + s.lo
+    return (s.hi - log_total(xp, s, axis)) + s.lo
 
 
 # Float32 logits through float64 (a fast path, :func:`xact._run.fast.widens`):
@@ -159,7 +170,7 @@ WIDENED = {
 def logsumexp_math(xp: Namespace, x: Array, axis: int, keepdims: bool) -> Array:
     s = shifted_exponentials(xp, x, axis, None)
     finite = xp.isfinite(s.maximum)
-    result = xp.where(finite, s.maximum + s.log_total, s.maximum)
+    result = xp.where(finite, s.maximum + log_total(xp, s, axis), s.maximum)
     return result if keepdims else xp.squeeze(result, axis=axis)
 
 

@@ -2778,7 +2778,7 @@ XACT_ROW void xact_softmax_row64(const double *restrict xrow,
     const double t8 = t6 - 1.7976931348623157e+308;
     const double t9 = -1.7976931348623157e+308;
     const double t10 = t7 ? t8 : t9;
-    const double t17 = -t6;
+    const double t18 = -t6;
     double r1 = 0.0, c1 = 0.0;
     #pragma omp simd reduction(+:r1, c1)
     XACT_ROW_LOOP(i, n) {
@@ -2786,103 +2786,59 @@ XACT_ROW void xact_softmax_row64(const double *restrict xrow,
         const int t2 = x == INFINITY;
         const double t3 = t2 ? 0.0 : (-INFINITY);
         const double t4 = t1 ? t3 : x;
-        const int t11 = t4 == (-INFINITY);
-        const double t12 = xact_maximum(t4, t10);
-        const double t13 = t11 ? t4 : t12;
-        const double t14 = t13 - t6;
-        const int t15 = fabs(t14) < INFINITY;
-        const double t16 = t15 ? t13 : 0.0;
-        const double t18 = t16 + t17;
-        const double t19 = t18 - t16;
-        const double t20 = t18 - t19;
-        const double t21 = t16 - t20;
-        const double t22 = t17 - t19;
-        const double t23 = t21 + t22;
-        const double t24 = t15 ? t23 : 0.0;
-        const double t25 = exp(t14);
-        const double t26 = t25 * t24;
-        const double t27 = t25 + t26;
-        const int t28 = t14 == 0.0;
-        const double t29 = t28 ? 1.0 : 0.0;
+        const int t11 = t4 < t10;
+        const int t12 = t4 != (-INFINITY);
+        const int t13 = t11 & t12;
+        const double t14 = t13 ? t10 : t4;
+        const double t15 = t14 - t6;
+        const int t16 = fabs(t15) < INFINITY;
+        const double t17 = t16 ? t14 : 0.0;
+        const double t19 = t17 + t18;
+        const double t20 = t19 - t17;
+        const double t21 = t19 - t20;
+        const double t22 = t17 - t21;
+        const double t23 = t18 - t20;
+        const double t24 = t22 + t23;
+        const double t25 = t16 ? t24 : 0.0;
+        const double t26 = exp(t15);
+        const double t27 = t26 * t25;
+        const double t28 = t26 + t27;
         {
-            const double s = r1 + t29, b = s - r1;
-            c1 += (r1 - (s - b)) + (t29 - b);
+            const double s = r1 + t28, b = s - r1;
+            c1 += (r1 - (s - b)) + (t28 - b);
             r1 = s;
         }
     }
     XACT_ROW_SUM(r1);
     XACT_ROW_SUM(c1);
-    const double t30 = r1 + c1;
-    double r2 = 0.0, c2 = 0.0;
-    #pragma omp simd reduction(+:r2, c2)
-    XACT_ROW_LOOP(i, n) {
-        const double x = xrow[i];
-        const int t2 = x == INFINITY;
-        const double t3 = t2 ? 0.0 : (-INFINITY);
-        const double t4 = t1 ? t3 : x;
-        const int t11 = t4 == (-INFINITY);
-        const double t12 = xact_maximum(t4, t10);
-        const double t13 = t11 ? t4 : t12;
-        const double t14 = t13 - t6;
-        const int t15 = fabs(t14) < INFINITY;
-        const double t16 = t15 ? t13 : 0.0;
-        const double t18 = t16 + t17;
-        const double t19 = t18 - t16;
-        const double t20 = t18 - t19;
-        const double t21 = t16 - t20;
-        const double t22 = t17 - t19;
-        const double t23 = t21 + t22;
-        const double t24 = t15 ? t23 : 0.0;
-        const double t25 = exp(t14);
-        const double t26 = t25 * t24;
-        const double t27 = t25 + t26;
-        const int t28 = t14 == 0.0;
-        const double t29 = t28 ? 1.0 : 0.0;
-        const double t31 = t28 ? 0.0 : t27;
-        {
-            const double s = r2 + t31, b = s - r2;
-            c2 += (r2 - (s - b)) + (t31 - b);
-            r2 = s;
-        }
-    }
-    XACT_ROW_SUM(r2);
-    XACT_ROW_SUM(c2);
-    const double t32 = r2 + c2;
-    const int t33 = t30 > 0.0;
-    const double t34 = t30 - 1.0;
-    const double t35 = t34 + t32;
-    const double t36 = t33 ? t35 : 0.0;
-    const int t37 = t0 != t0;
-    const double t38 = log1p(t36);
-    const double t39 = t37 ? t0 : t38;
-    const double t40 = exp(t39);
+    const double t29 = r1 + c1;
+    const int t30 = t29 == 0.0;
+    const double t31 = t30 ? 1.0 : t29;
     #pragma omp simd
     XACT_ROW_LOOP(i, n) {
         const double x = xrow[i];
         const int t2 = x == INFINITY;
         const double t3 = t2 ? 0.0 : (-INFINITY);
         const double t4 = t1 ? t3 : x;
-        const int t11 = t4 == (-INFINITY);
-        const double t12 = xact_maximum(t4, t10);
-        const double t13 = t11 ? t4 : t12;
-        const double t14 = t13 - t6;
-        const int t15 = fabs(t14) < INFINITY;
-        const double t16 = t15 ? t13 : 0.0;
-        const double t18 = t16 + t17;
-        const double t19 = t18 - t16;
-        const double t20 = t18 - t19;
-        const double t21 = t16 - t20;
-        const double t22 = t17 - t19;
-        const double t23 = t21 + t22;
-        const double t24 = t15 ? t23 : 0.0;
-        const double t25 = exp(t14);
-        const double t26 = t25 * t24;
-        const double t27 = t25 + t26;
-        const int t28 = t14 == 0.0;
-        const double t29 = t28 ? 1.0 : 0.0;
-        const double t31 = t28 ? 0.0 : t27;
-        const double t41 = t27 / t40;
-        yrow[i] = t41;
+        const int t11 = t4 < t10;
+        const int t12 = t4 != (-INFINITY);
+        const int t13 = t11 & t12;
+        const double t14 = t13 ? t10 : t4;
+        const double t15 = t14 - t6;
+        const int t16 = fabs(t15) < INFINITY;
+        const double t17 = t16 ? t14 : 0.0;
+        const double t19 = t17 + t18;
+        const double t20 = t19 - t17;
+        const double t21 = t19 - t20;
+        const double t22 = t17 - t21;
+        const double t23 = t18 - t20;
+        const double t24 = t22 + t23;
+        const double t25 = t16 ? t24 : 0.0;
+        const double t26 = exp(t15);
+        const double t27 = t26 * t25;
+        const double t28 = t26 + t27;
+        const double t32 = t28 / t31;
+        yrow[i] = t32;
     }
 }
 
@@ -2909,7 +2865,7 @@ XACT_ROW void xact_softmax_masked_row64(const double *restrict xrow,
     const double t9 = t7 - 1.7976931348623157e+308;
     const double t10 = -1.7976931348623157e+308;
     const double t11 = t8 ? t9 : t10;
-    const double t18 = -t7;
+    const double t19 = -t7;
     double r1 = 0.0, c1 = 0.0;
     #pragma omp simd reduction(+:r1, c1)
     XACT_ROW_LOOP(i, n) {
@@ -2919,10 +2875,98 @@ XACT_ROW void xact_softmax_masked_row64(const double *restrict xrow,
         const int t3 = t0 == INFINITY;
         const double t4 = t3 ? 0.0 : (-INFINITY);
         const double t5 = t2 ? t4 : t0;
-        const int t12 = t5 == (-INFINITY);
-        const double t13 = xact_maximum(t5, t11);
-        const double t14 = t12 ? t5 : t13;
-        const double t15 = t14 - t7;
+        const int t12 = t5 < t11;
+        const int t13 = t5 != (-INFINITY);
+        const int t14 = t12 & t13;
+        const double t15 = t14 ? t11 : t5;
+        const double t16 = t15 - t7;
+        const int t17 = fabs(t16) < INFINITY;
+        const double t18 = t17 ? t15 : 0.0;
+        const double t20 = t18 + t19;
+        const double t21 = t20 - t18;
+        const double t22 = t20 - t21;
+        const double t23 = t18 - t22;
+        const double t24 = t19 - t21;
+        const double t25 = t23 + t24;
+        const double t26 = t17 ? t25 : 0.0;
+        const double t27 = exp(t16);
+        const double t28 = t27 * t26;
+        const double t29 = t27 + t28;
+        {
+            const double s = r1 + t29, b = s - r1;
+            c1 += (r1 - (s - b)) + (t29 - b);
+            r1 = s;
+        }
+    }
+    XACT_ROW_SUM(r1);
+    XACT_ROW_SUM(c1);
+    const double t30 = r1 + c1;
+    const int t31 = t30 == 0.0;
+    const double t32 = t31 ? 1.0 : t30;
+    #pragma omp simd
+    XACT_ROW_LOOP(i, n) {
+        const double x = xrow[i];
+        const int where = wrow[i];
+        const double t0 = where ? x : (-INFINITY);
+        const int t3 = t0 == INFINITY;
+        const double t4 = t3 ? 0.0 : (-INFINITY);
+        const double t5 = t2 ? t4 : t0;
+        const int t12 = t5 < t11;
+        const int t13 = t5 != (-INFINITY);
+        const int t14 = t12 & t13;
+        const double t15 = t14 ? t11 : t5;
+        const double t16 = t15 - t7;
+        const int t17 = fabs(t16) < INFINITY;
+        const double t18 = t17 ? t15 : 0.0;
+        const double t20 = t18 + t19;
+        const double t21 = t20 - t18;
+        const double t22 = t20 - t21;
+        const double t23 = t18 - t22;
+        const double t24 = t19 - t21;
+        const double t25 = t23 + t24;
+        const double t26 = t17 ? t25 : 0.0;
+        const double t27 = exp(t16);
+        const double t28 = t27 * t26;
+        const double t29 = t27 + t28;
+        const double t33 = t29 / t32;
+        yrow[i] = t33;
+    }
+}
+
+XACT_ROW void xact_log_softmax_row64(const double *restrict xrow,
+    const unsigned char *restrict wrow, double *restrict yrow, long n)
+{
+    double r0 = -INFINITY;
+    int nan0 = 0;
+    #pragma omp simd reduction(max:r0) reduction(|:nan0)
+    XACT_ROW_LOOP(i, n) {
+        const double x = xrow[i];
+        r0 = x > r0 ? x : r0;
+        nan0 |= x != x;
+    }
+    XACT_ROW_MAX(r0);
+    XACT_ROW_OR(nan0);
+    const double t0 = nan0 ? NAN : r0;
+    const int t1 = t0 == INFINITY;
+    const int t5 = fabs(t0) < INFINITY;
+    const double t6 = t5 ? t0 : 0.0;
+    const int t7 = t6 > 0.0;
+    const double t8 = t6 - 1.7976931348623157e+308;
+    const double t9 = -1.7976931348623157e+308;
+    const double t10 = t7 ? t8 : t9;
+    const double t18 = -t6;
+    double r1 = 0.0, c1 = 0.0;
+    #pragma omp simd reduction(+:r1, c1)
+    XACT_ROW_LOOP(i, n) {
+        const double x = xrow[i];
+        const int t2 = x == INFINITY;
+        const double t3 = t2 ? 0.0 : (-INFINITY);
+        const double t4 = t1 ? t3 : x;
+        const int t11 = t4 < t10;
+        const int t12 = t4 != (-INFINITY);
+        const int t13 = t11 & t12;
+        const double t14 = t13 ? t10 : t4;
+        const double t15 = t14 - t6;
         const int t16 = fabs(t15) < INFINITY;
         const double t17 = t16 ? t14 : 0.0;
         const double t19 = t17 + t18;
@@ -2950,15 +2994,14 @@ XACT_ROW void xact_softmax_masked_row64(const double *restrict xrow,
     #pragma omp simd reduction(+:r2, c2)
     XACT_ROW_LOOP(i, n) {
         const double x = xrow[i];
-        const int where = wrow[i];
-        const double t0 = where ? x : (-INFINITY);
-        const int t3 = t0 == INFINITY;
-        const double t4 = t3 ? 0.0 : (-INFINITY);
-        const double t5 = t2 ? t4 : t0;
-        const int t12 = t5 == (-INFINITY);
-        const double t13 = xact_maximum(t5, t11);
-        const double t14 = t12 ? t5 : t13;
-        const double t15 = t14 - t7;
+        const int t2 = x == INFINITY;
+        const double t3 = t2 ? 0.0 : (-INFINITY);
+        const double t4 = t1 ? t3 : x;
+        const int t11 = t4 < t10;
+        const int t12 = t4 != (-INFINITY);
+        const int t13 = t11 & t12;
+        const double t14 = t13 ? t10 : t4;
+        const double t15 = t14 - t6;
         const int t16 = fabs(t15) < INFINITY;
         const double t17 = t16 ? t14 : 0.0;
         const double t19 = t17 + t18;
@@ -2987,22 +3030,20 @@ XACT_ROW void xact_softmax_masked_row64(const double *restrict xrow,
     const double t35 = t31 - 1.0;
     const double t36 = t35 + t33;
     const double t37 = t34 ? t36 : 0.0;
-    const int t38 = t1 != t1;
+    const int t38 = t0 != t0;
     const double t39 = log1p(t37);
-    const double t40 = t38 ? t1 : t39;
-    const double t41 = exp(t40);
+    const double t40 = t38 ? t0 : t39;
     #pragma omp simd
     XACT_ROW_LOOP(i, n) {
         const double x = xrow[i];
-        const int where = wrow[i];
-        const double t0 = where ? x : (-INFINITY);
-        const int t3 = t0 == INFINITY;
-        const double t4 = t3 ? 0.0 : (-INFINITY);
-        const double t5 = t2 ? t4 : t0;
-        const int t12 = t5 == (-INFINITY);
-        const double t13 = xact_maximum(t5, t11);
-        const double t14 = t12 ? t5 : t13;
-        const double t15 = t14 - t7;
+        const int t2 = x == INFINITY;
+        const double t3 = t2 ? 0.0 : (-INFINITY);
+        const double t4 = t1 ? t3 : x;
+        const int t11 = t4 < t10;
+        const int t12 = t4 != (-INFINITY);
+        const int t13 = t11 & t12;
+        const double t14 = t13 ? t10 : t4;
+        const double t15 = t14 - t6;
         const int t16 = fabs(t15) < INFINITY;
         const double t17 = t16 ? t14 : 0.0;
         const double t19 = t17 + t18;
@@ -3018,137 +3059,9 @@ XACT_ROW void xact_softmax_masked_row64(const double *restrict xrow,
         const int t29 = t15 == 0.0;
         const double t30 = t29 ? 1.0 : 0.0;
         const double t32 = t29 ? 0.0 : t28;
-        const double t42 = t28 / t41;
+        const double t41 = t15 - t40;
+        const double t42 = t41 + t25;
         yrow[i] = t42;
-    }
-}
-
-XACT_ROW void xact_log_softmax_row64(const double *restrict xrow,
-    const unsigned char *restrict wrow, double *restrict yrow, long n)
-{
-    double r0 = -INFINITY;
-    int nan0 = 0;
-    #pragma omp simd reduction(max:r0) reduction(|:nan0)
-    XACT_ROW_LOOP(i, n) {
-        const double x = xrow[i];
-        r0 = x > r0 ? x : r0;
-        nan0 |= x != x;
-    }
-    XACT_ROW_MAX(r0);
-    XACT_ROW_OR(nan0);
-    const double t0 = nan0 ? NAN : r0;
-    const int t1 = t0 == INFINITY;
-    const int t5 = fabs(t0) < INFINITY;
-    const double t6 = t5 ? t0 : 0.0;
-    const int t7 = t6 > 0.0;
-    const double t8 = t6 - 1.7976931348623157e+308;
-    const double t9 = -1.7976931348623157e+308;
-    const double t10 = t7 ? t8 : t9;
-    const double t17 = -t6;
-    double r1 = 0.0, c1 = 0.0;
-    #pragma omp simd reduction(+:r1, c1)
-    XACT_ROW_LOOP(i, n) {
-        const double x = xrow[i];
-        const int t2 = x == INFINITY;
-        const double t3 = t2 ? 0.0 : (-INFINITY);
-        const double t4 = t1 ? t3 : x;
-        const int t11 = t4 == (-INFINITY);
-        const double t12 = xact_maximum(t4, t10);
-        const double t13 = t11 ? t4 : t12;
-        const double t14 = t13 - t6;
-        const int t15 = fabs(t14) < INFINITY;
-        const double t16 = t15 ? t13 : 0.0;
-        const double t18 = t16 + t17;
-        const double t19 = t18 - t16;
-        const double t20 = t18 - t19;
-        const double t21 = t16 - t20;
-        const double t22 = t17 - t19;
-        const double t23 = t21 + t22;
-        const double t24 = t15 ? t23 : 0.0;
-        const double t25 = exp(t14);
-        const double t26 = t25 * t24;
-        const double t27 = t25 + t26;
-        const int t28 = t14 == 0.0;
-        const double t29 = t28 ? 1.0 : 0.0;
-        {
-            const double s = r1 + t29, b = s - r1;
-            c1 += (r1 - (s - b)) + (t29 - b);
-            r1 = s;
-        }
-    }
-    XACT_ROW_SUM(r1);
-    XACT_ROW_SUM(c1);
-    const double t30 = r1 + c1;
-    double r2 = 0.0, c2 = 0.0;
-    #pragma omp simd reduction(+:r2, c2)
-    XACT_ROW_LOOP(i, n) {
-        const double x = xrow[i];
-        const int t2 = x == INFINITY;
-        const double t3 = t2 ? 0.0 : (-INFINITY);
-        const double t4 = t1 ? t3 : x;
-        const int t11 = t4 == (-INFINITY);
-        const double t12 = xact_maximum(t4, t10);
-        const double t13 = t11 ? t4 : t12;
-        const double t14 = t13 - t6;
-        const int t15 = fabs(t14) < INFINITY;
-        const double t16 = t15 ? t13 : 0.0;
-        const double t18 = t16 + t17;
-        const double t19 = t18 - t16;
-        const double t20 = t18 - t19;
-        const double t21 = t16 - t20;
-        const double t22 = t17 - t19;
-        const double t23 = t21 + t22;
-        const double t24 = t15 ? t23 : 0.0;
-        const double t25 = exp(t14);
-        const double t26 = t25 * t24;
-        const double t27 = t25 + t26;
-        const int t28 = t14 == 0.0;
-        const double t29 = t28 ? 1.0 : 0.0;
-        const double t31 = t28 ? 0.0 : t27;
-        {
-            const double s = r2 + t31, b = s - r2;
-            c2 += (r2 - (s - b)) + (t31 - b);
-            r2 = s;
-        }
-    }
-    XACT_ROW_SUM(r2);
-    XACT_ROW_SUM(c2);
-    const double t32 = r2 + c2;
-    const int t33 = t30 > 0.0;
-    const double t34 = t30 - 1.0;
-    const double t35 = t34 + t32;
-    const double t36 = t33 ? t35 : 0.0;
-    const int t37 = t0 != t0;
-    const double t38 = log1p(t36);
-    const double t39 = t37 ? t0 : t38;
-    #pragma omp simd
-    XACT_ROW_LOOP(i, n) {
-        const double x = xrow[i];
-        const int t2 = x == INFINITY;
-        const double t3 = t2 ? 0.0 : (-INFINITY);
-        const double t4 = t1 ? t3 : x;
-        const int t11 = t4 == (-INFINITY);
-        const double t12 = xact_maximum(t4, t10);
-        const double t13 = t11 ? t4 : t12;
-        const double t14 = t13 - t6;
-        const int t15 = fabs(t14) < INFINITY;
-        const double t16 = t15 ? t13 : 0.0;
-        const double t18 = t16 + t17;
-        const double t19 = t18 - t16;
-        const double t20 = t18 - t19;
-        const double t21 = t16 - t20;
-        const double t22 = t17 - t19;
-        const double t23 = t21 + t22;
-        const double t24 = t15 ? t23 : 0.0;
-        const double t25 = exp(t14);
-        const double t26 = t25 * t24;
-        const double t27 = t25 + t26;
-        const int t28 = t14 == 0.0;
-        const double t29 = t28 ? 1.0 : 0.0;
-        const double t31 = t28 ? 0.0 : t27;
-        const double t40 = t14 - t39;
-        const double t41 = t40 + t24;
-        yrow[i] = t41;
     }
 }
 
@@ -3175,7 +3088,7 @@ XACT_ROW void xact_log_softmax_masked_row64(const double *restrict xrow,
     const double t9 = t7 - 1.7976931348623157e+308;
     const double t10 = -1.7976931348623157e+308;
     const double t11 = t8 ? t9 : t10;
-    const double t18 = -t7;
+    const double t19 = -t7;
     double r1 = 0.0, c1 = 0.0;
     #pragma omp simd reduction(+:r1, c1)
     XACT_ROW_LOOP(i, n) {
@@ -3185,33 +3098,34 @@ XACT_ROW void xact_log_softmax_masked_row64(const double *restrict xrow,
         const int t3 = t0 == INFINITY;
         const double t4 = t3 ? 0.0 : (-INFINITY);
         const double t5 = t2 ? t4 : t0;
-        const int t12 = t5 == (-INFINITY);
-        const double t13 = xact_maximum(t5, t11);
-        const double t14 = t12 ? t5 : t13;
-        const double t15 = t14 - t7;
-        const int t16 = fabs(t15) < INFINITY;
-        const double t17 = t16 ? t14 : 0.0;
-        const double t19 = t17 + t18;
-        const double t20 = t19 - t17;
-        const double t21 = t19 - t20;
-        const double t22 = t17 - t21;
-        const double t23 = t18 - t20;
-        const double t24 = t22 + t23;
-        const double t25 = t16 ? t24 : 0.0;
-        const double t26 = exp(t15);
-        const double t27 = t26 * t25;
-        const double t28 = t26 + t27;
-        const int t29 = t15 == 0.0;
-        const double t30 = t29 ? 1.0 : 0.0;
+        const int t12 = t5 < t11;
+        const int t13 = t5 != (-INFINITY);
+        const int t14 = t12 & t13;
+        const double t15 = t14 ? t11 : t5;
+        const double t16 = t15 - t7;
+        const int t17 = fabs(t16) < INFINITY;
+        const double t18 = t17 ? t15 : 0.0;
+        const double t20 = t18 + t19;
+        const double t21 = t20 - t18;
+        const double t22 = t20 - t21;
+        const double t23 = t18 - t22;
+        const double t24 = t19 - t21;
+        const double t25 = t23 + t24;
+        const double t26 = t17 ? t25 : 0.0;
+        const double t27 = exp(t16);
+        const double t28 = t27 * t26;
+        const double t29 = t27 + t28;
+        const int t30 = t16 == 0.0;
+        const double t31 = t30 ? 1.0 : 0.0;
         {
-            const double s = r1 + t30, b = s - r1;
-            c1 += (r1 - (s - b)) + (t30 - b);
+            const double s = r1 + t31, b = s - r1;
+            c1 += (r1 - (s - b)) + (t31 - b);
             r1 = s;
         }
     }
     XACT_ROW_SUM(r1);
     XACT_ROW_SUM(c1);
-    const double t31 = r1 + c1;
+    const double t32 = r1 + c1;
     double r2 = 0.0, c2 = 0.0;
     #pragma omp simd reduction(+:r2, c2)
     XACT_ROW_LOOP(i, n) {
@@ -3221,41 +3135,42 @@ XACT_ROW void xact_log_softmax_masked_row64(const double *restrict xrow,
         const int t3 = t0 == INFINITY;
         const double t4 = t3 ? 0.0 : (-INFINITY);
         const double t5 = t2 ? t4 : t0;
-        const int t12 = t5 == (-INFINITY);
-        const double t13 = xact_maximum(t5, t11);
-        const double t14 = t12 ? t5 : t13;
-        const double t15 = t14 - t7;
-        const int t16 = fabs(t15) < INFINITY;
-        const double t17 = t16 ? t14 : 0.0;
-        const double t19 = t17 + t18;
-        const double t20 = t19 - t17;
-        const double t21 = t19 - t20;
-        const double t22 = t17 - t21;
-        const double t23 = t18 - t20;
-        const double t24 = t22 + t23;
-        const double t25 = t16 ? t24 : 0.0;
-        const double t26 = exp(t15);
-        const double t27 = t26 * t25;
-        const double t28 = t26 + t27;
-        const int t29 = t15 == 0.0;
-        const double t30 = t29 ? 1.0 : 0.0;
-        const double t32 = t29 ? 0.0 : t28;
+        const int t12 = t5 < t11;
+        const int t13 = t5 != (-INFINITY);
+        const int t14 = t12 & t13;
+        const double t15 = t14 ? t11 : t5;
+        const double t16 = t15 - t7;
+        const int t17 = fabs(t16) < INFINITY;
+        const double t18 = t17 ? t15 : 0.0;
+        const double t20 = t18 + t19;
+        const double t21 = t20 - t18;
+        const double t22 = t20 - t21;
+        const double t23 = t18 - t22;
+        const double t24 = t19 - t21;
+        const double t25 = t23 + t24;
+        const double t26 = t17 ? t25 : 0.0;
+        const double t27 = exp(t16);
+        const double t28 = t27 * t26;
+        const double t29 = t27 + t28;
+        const int t30 = t16 == 0.0;
+        const double t31 = t30 ? 1.0 : 0.0;
+        const double t33 = t30 ? 0.0 : t29;
         {
-            const double s = r2 + t32, b = s - r2;
-            c2 += (r2 - (s - b)) + (t32 - b);
+            const double s = r2 + t33, b = s - r2;
+            c2 += (r2 - (s - b)) + (t33 - b);
             r2 = s;
         }
     }
     XACT_ROW_SUM(r2);
     XACT_ROW_SUM(c2);
-    const double t33 = r2 + c2;
-    const int t34 = t31 > 0.0;
-    const double t35 = t31 - 1.0;
-    const double t36 = t35 + t33;
-    const double t37 = t34 ? t36 : 0.0;
-    const int t38 = t1 != t1;
-    const double t39 = log1p(t37);
-    const double t40 = t38 ? t1 : t39;
+    const double t34 = r2 + c2;
+    const int t35 = t32 > 0.0;
+    const double t36 = t32 - 1.0;
+    const double t37 = t36 + t34;
+    const double t38 = t35 ? t37 : 0.0;
+    const int t39 = t1 != t1;
+    const double t40 = log1p(t38);
+    const double t41 = t39 ? t1 : t40;
     #pragma omp simd
     XACT_ROW_LOOP(i, n) {
         const double x = xrow[i];
@@ -3264,28 +3179,29 @@ XACT_ROW void xact_log_softmax_masked_row64(const double *restrict xrow,
         const int t3 = t0 == INFINITY;
         const double t4 = t3 ? 0.0 : (-INFINITY);
         const double t5 = t2 ? t4 : t0;
-        const int t12 = t5 == (-INFINITY);
-        const double t13 = xact_maximum(t5, t11);
-        const double t14 = t12 ? t5 : t13;
-        const double t15 = t14 - t7;
-        const int t16 = fabs(t15) < INFINITY;
-        const double t17 = t16 ? t14 : 0.0;
-        const double t19 = t17 + t18;
-        const double t20 = t19 - t17;
-        const double t21 = t19 - t20;
-        const double t22 = t17 - t21;
-        const double t23 = t18 - t20;
-        const double t24 = t22 + t23;
-        const double t25 = t16 ? t24 : 0.0;
-        const double t26 = exp(t15);
-        const double t27 = t26 * t25;
-        const double t28 = t26 + t27;
-        const int t29 = t15 == 0.0;
-        const double t30 = t29 ? 1.0 : 0.0;
-        const double t32 = t29 ? 0.0 : t28;
-        const double t41 = t15 - t40;
-        const double t42 = t41 + t25;
-        yrow[i] = t42;
+        const int t12 = t5 < t11;
+        const int t13 = t5 != (-INFINITY);
+        const int t14 = t12 & t13;
+        const double t15 = t14 ? t11 : t5;
+        const double t16 = t15 - t7;
+        const int t17 = fabs(t16) < INFINITY;
+        const double t18 = t17 ? t15 : 0.0;
+        const double t20 = t18 + t19;
+        const double t21 = t20 - t18;
+        const double t22 = t20 - t21;
+        const double t23 = t18 - t22;
+        const double t24 = t19 - t21;
+        const double t25 = t23 + t24;
+        const double t26 = t17 ? t25 : 0.0;
+        const double t27 = exp(t16);
+        const double t28 = t27 * t26;
+        const double t29 = t27 + t28;
+        const int t30 = t16 == 0.0;
+        const double t31 = t30 ? 1.0 : 0.0;
+        const double t33 = t30 ? 0.0 : t29;
+        const double t42 = t16 - t41;
+        const double t43 = t42 + t26;
+        yrow[i] = t43;
     }
 }
 
@@ -3311,7 +3227,7 @@ XACT_ROW void xact_softmin_row64(const double *restrict xrow,
     const double t9 = t7 - 1.7976931348623157e+308;
     const double t10 = -1.7976931348623157e+308;
     const double t11 = t8 ? t9 : t10;
-    const double t18 = -t7;
+    const double t19 = -t7;
     double r1 = 0.0, c1 = 0.0;
     #pragma omp simd reduction(+:r1, c1)
     XACT_ROW_LOOP(i, n) {
@@ -3320,10 +3236,97 @@ XACT_ROW void xact_softmin_row64(const double *restrict xrow,
         const int t3 = t0 == INFINITY;
         const double t4 = t3 ? 0.0 : (-INFINITY);
         const double t5 = t2 ? t4 : t0;
-        const int t12 = t5 == (-INFINITY);
-        const double t13 = xact_maximum(t5, t11);
-        const double t14 = t12 ? t5 : t13;
-        const double t15 = t14 - t7;
+        const int t12 = t5 < t11;
+        const int t13 = t5 != (-INFINITY);
+        const int t14 = t12 & t13;
+        const double t15 = t14 ? t11 : t5;
+        const double t16 = t15 - t7;
+        const int t17 = fabs(t16) < INFINITY;
+        const double t18 = t17 ? t15 : 0.0;
+        const double t20 = t18 + t19;
+        const double t21 = t20 - t18;
+        const double t22 = t20 - t21;
+        const double t23 = t18 - t22;
+        const double t24 = t19 - t21;
+        const double t25 = t23 + t24;
+        const double t26 = t17 ? t25 : 0.0;
+        const double t27 = exp(t16);
+        const double t28 = t27 * t26;
+        const double t29 = t27 + t28;
+        {
+            const double s = r1 + t29, b = s - r1;
+            c1 += (r1 - (s - b)) + (t29 - b);
+            r1 = s;
+        }
+    }
+    XACT_ROW_SUM(r1);
+    XACT_ROW_SUM(c1);
+    const double t30 = r1 + c1;
+    const int t31 = t30 == 0.0;
+    const double t32 = t31 ? 1.0 : t30;
+    #pragma omp simd
+    XACT_ROW_LOOP(i, n) {
+        const double x = xrow[i];
+        const double t0 = -x;
+        const int t3 = t0 == INFINITY;
+        const double t4 = t3 ? 0.0 : (-INFINITY);
+        const double t5 = t2 ? t4 : t0;
+        const int t12 = t5 < t11;
+        const int t13 = t5 != (-INFINITY);
+        const int t14 = t12 & t13;
+        const double t15 = t14 ? t11 : t5;
+        const double t16 = t15 - t7;
+        const int t17 = fabs(t16) < INFINITY;
+        const double t18 = t17 ? t15 : 0.0;
+        const double t20 = t18 + t19;
+        const double t21 = t20 - t18;
+        const double t22 = t20 - t21;
+        const double t23 = t18 - t22;
+        const double t24 = t19 - t21;
+        const double t25 = t23 + t24;
+        const double t26 = t17 ? t25 : 0.0;
+        const double t27 = exp(t16);
+        const double t28 = t27 * t26;
+        const double t29 = t27 + t28;
+        const double t33 = t29 / t32;
+        yrow[i] = t33;
+    }
+}
+
+XACT_ROW void xact_logsumexp_row64(const double *restrict xrow,
+    const unsigned char *restrict wrow, double *restrict yrow, long n)
+{
+    double r0 = -INFINITY;
+    int nan0 = 0;
+    #pragma omp simd reduction(max:r0) reduction(|:nan0)
+    XACT_ROW_LOOP(i, n) {
+        const double x = xrow[i];
+        r0 = x > r0 ? x : r0;
+        nan0 |= x != x;
+    }
+    XACT_ROW_MAX(r0);
+    XACT_ROW_OR(nan0);
+    const double t0 = nan0 ? NAN : r0;
+    const int t1 = t0 == INFINITY;
+    const int t5 = fabs(t0) < INFINITY;
+    const double t6 = t5 ? t0 : 0.0;
+    const int t7 = t6 > 0.0;
+    const double t8 = t6 - 1.7976931348623157e+308;
+    const double t9 = -1.7976931348623157e+308;
+    const double t10 = t7 ? t8 : t9;
+    const double t18 = -t6;
+    double r1 = 0.0, c1 = 0.0;
+    #pragma omp simd reduction(+:r1, c1)
+    XACT_ROW_LOOP(i, n) {
+        const double x = xrow[i];
+        const int t2 = x == INFINITY;
+        const double t3 = t2 ? 0.0 : (-INFINITY);
+        const double t4 = t1 ? t3 : x;
+        const int t11 = t4 < t10;
+        const int t12 = t4 != (-INFINITY);
+        const int t13 = t11 & t12;
+        const double t14 = t13 ? t10 : t4;
+        const double t15 = t14 - t6;
         const int t16 = fabs(t15) < INFINITY;
         const double t17 = t16 ? t14 : 0.0;
         const double t19 = t17 + t18;
@@ -3351,14 +3354,14 @@ XACT_ROW void xact_softmin_row64(const double *restrict xrow,
     #pragma omp simd reduction(+:r2, c2)
     XACT_ROW_LOOP(i, n) {
         const double x = xrow[i];
-        const double t0 = -x;
-        const int t3 = t0 == INFINITY;
-        const double t4 = t3 ? 0.0 : (-INFINITY);
-        const double t5 = t2 ? t4 : t0;
-        const int t12 = t5 == (-INFINITY);
-        const double t13 = xact_maximum(t5, t11);
-        const double t14 = t12 ? t5 : t13;
-        const double t15 = t14 - t7;
+        const int t2 = x == INFINITY;
+        const double t3 = t2 ? 0.0 : (-INFINITY);
+        const double t4 = t1 ? t3 : x;
+        const int t11 = t4 < t10;
+        const int t12 = t4 != (-INFINITY);
+        const int t13 = t11 & t12;
+        const double t14 = t13 ? t10 : t4;
+        const double t15 = t14 - t6;
         const int t16 = fabs(t15) < INFINITY;
         const double t17 = t16 ? t14 : 0.0;
         const double t19 = t17 + t18;
@@ -3387,142 +3390,12 @@ XACT_ROW void xact_softmin_row64(const double *restrict xrow,
     const double t35 = t31 - 1.0;
     const double t36 = t35 + t33;
     const double t37 = t34 ? t36 : 0.0;
-    const int t38 = t1 != t1;
+    const int t38 = t0 != t0;
     const double t39 = log1p(t37);
-    const double t40 = t38 ? t1 : t39;
-    const double t41 = exp(t40);
-    #pragma omp simd
-    XACT_ROW_LOOP(i, n) {
-        const double x = xrow[i];
-        const double t0 = -x;
-        const int t3 = t0 == INFINITY;
-        const double t4 = t3 ? 0.0 : (-INFINITY);
-        const double t5 = t2 ? t4 : t0;
-        const int t12 = t5 == (-INFINITY);
-        const double t13 = xact_maximum(t5, t11);
-        const double t14 = t12 ? t5 : t13;
-        const double t15 = t14 - t7;
-        const int t16 = fabs(t15) < INFINITY;
-        const double t17 = t16 ? t14 : 0.0;
-        const double t19 = t17 + t18;
-        const double t20 = t19 - t17;
-        const double t21 = t19 - t20;
-        const double t22 = t17 - t21;
-        const double t23 = t18 - t20;
-        const double t24 = t22 + t23;
-        const double t25 = t16 ? t24 : 0.0;
-        const double t26 = exp(t15);
-        const double t27 = t26 * t25;
-        const double t28 = t26 + t27;
-        const int t29 = t15 == 0.0;
-        const double t30 = t29 ? 1.0 : 0.0;
-        const double t32 = t29 ? 0.0 : t28;
-        const double t42 = t28 / t41;
-        yrow[i] = t42;
-    }
-}
-
-XACT_ROW void xact_logsumexp_row64(const double *restrict xrow,
-    const unsigned char *restrict wrow, double *restrict yrow, long n)
-{
-    double r0 = -INFINITY;
-    int nan0 = 0;
-    #pragma omp simd reduction(max:r0) reduction(|:nan0)
-    XACT_ROW_LOOP(i, n) {
-        const double x = xrow[i];
-        r0 = x > r0 ? x : r0;
-        nan0 |= x != x;
-    }
-    XACT_ROW_MAX(r0);
-    XACT_ROW_OR(nan0);
-    const double t0 = nan0 ? NAN : r0;
-    const int t1 = t0 == INFINITY;
-    const int t5 = fabs(t0) < INFINITY;
-    const double t6 = t5 ? t0 : 0.0;
-    const int t7 = t6 > 0.0;
-    const double t8 = t6 - 1.7976931348623157e+308;
-    const double t9 = -1.7976931348623157e+308;
-    const double t10 = t7 ? t8 : t9;
-    const double t17 = -t6;
-    double r1 = 0.0, c1 = 0.0;
-    #pragma omp simd reduction(+:r1, c1)
-    XACT_ROW_LOOP(i, n) {
-        const double x = xrow[i];
-        const int t2 = x == INFINITY;
-        const double t3 = t2 ? 0.0 : (-INFINITY);
-        const double t4 = t1 ? t3 : x;
-        const int t11 = t4 == (-INFINITY);
-        const double t12 = xact_maximum(t4, t10);
-        const double t13 = t11 ? t4 : t12;
-        const double t14 = t13 - t6;
-        const int t15 = fabs(t14) < INFINITY;
-        const double t16 = t15 ? t13 : 0.0;
-        const double t18 = t16 + t17;
-        const double t19 = t18 - t16;
-        const double t20 = t18 - t19;
-        const double t21 = t16 - t20;
-        const double t22 = t17 - t19;
-        const double t23 = t21 + t22;
-        const double t24 = t15 ? t23 : 0.0;
-        const double t25 = exp(t14);
-        const double t26 = t25 * t24;
-        const double t27 = t25 + t26;
-        const int t28 = t14 == 0.0;
-        const double t29 = t28 ? 1.0 : 0.0;
-        {
-            const double s = r1 + t29, b = s - r1;
-            c1 += (r1 - (s - b)) + (t29 - b);
-            r1 = s;
-        }
-    }
-    XACT_ROW_SUM(r1);
-    XACT_ROW_SUM(c1);
-    const double t30 = r1 + c1;
-    double r2 = 0.0, c2 = 0.0;
-    #pragma omp simd reduction(+:r2, c2)
-    XACT_ROW_LOOP(i, n) {
-        const double x = xrow[i];
-        const int t2 = x == INFINITY;
-        const double t3 = t2 ? 0.0 : (-INFINITY);
-        const double t4 = t1 ? t3 : x;
-        const int t11 = t4 == (-INFINITY);
-        const double t12 = xact_maximum(t4, t10);
-        const double t13 = t11 ? t4 : t12;
-        const double t14 = t13 - t6;
-        const int t15 = fabs(t14) < INFINITY;
-        const double t16 = t15 ? t13 : 0.0;
-        const double t18 = t16 + t17;
-        const double t19 = t18 - t16;
-        const double t20 = t18 - t19;
-        const double t21 = t16 - t20;
-        const double t22 = t17 - t19;
-        const double t23 = t21 + t22;
-        const double t24 = t15 ? t23 : 0.0;
-        const double t25 = exp(t14);
-        const double t26 = t25 * t24;
-        const double t27 = t25 + t26;
-        const int t28 = t14 == 0.0;
-        const double t29 = t28 ? 1.0 : 0.0;
-        const double t31 = t28 ? 0.0 : t27;
-        {
-            const double s = r2 + t31, b = s - r2;
-            c2 += (r2 - (s - b)) + (t31 - b);
-            r2 = s;
-        }
-    }
-    XACT_ROW_SUM(r2);
-    XACT_ROW_SUM(c2);
-    const double t32 = r2 + c2;
-    const int t33 = t30 > 0.0;
-    const double t34 = t30 - 1.0;
-    const double t35 = t34 + t32;
-    const double t36 = t33 ? t35 : 0.0;
-    const int t37 = t0 != t0;
-    const double t38 = log1p(t36);
-    const double t39 = t37 ? t0 : t38;
-    const double t40 = t0 + t39;
-    const double t41 = t5 ? t40 : t0;
-    XACT_ROW_STORE(yrow[0] = t41);
+    const double t40 = t38 ? t0 : t39;
+    const double t41 = t0 + t40;
+    const double t42 = t5 ? t41 : t0;
+    XACT_ROW_STORE(yrow[0] = t42);
 }
 
 #define XACT_ROW_KERNELS(K) \
