@@ -357,6 +357,10 @@ def value(
     if result is not None:
         return result
     (x,), rounded_back = in_compute_dtype(xp, given)
+    if is_torch(xp) and _torch_recorded(x) and _torch_kernel_serves(x):
+        # no kernel for this dtype or parameter: autograd still takes xact's
+        # derivative, not that of the composition of torch operations
+        return rounded_back(_kernel_function().apply(x, None, name, math, params))
     return rounded_back(evaluate(xp, values_for(xp, name, math, x), (x,), params))
 
 
@@ -859,14 +863,23 @@ def _kernel_function() -> Any:
     import torch
 
     class KernelFunction(torch.autograd.Function):
-        """An activation whose forward and backward are xact's kernels, so
-        that autograd gives xact's analytic derivative (within 1 ULP), not
-        the derivative of a composition of torch operations."""
+        """An activation whose forward and backward are xact's kernels (or,
+        where none serves, its math and its analytic vector-Jacobian
+        product), so that autograd gives xact's analytic derivative (within
+        1 ULP of float32 through the kernels, 8 ULP in float64), not the
+        derivative of a composition of torch operations."""
 
         @staticmethod
         def forward(
-            x: Any, kernel: Kernel, name: str, math: Math, params: dict[str, Any]
+            x: Any,
+            kernel: Kernel | None,
+            name: str,
+            math: Math,
+            params: dict[str, Any],
         ) -> Any:
+            if kernel is None:  # the math, with autograd off (as here)
+                xp = _namespace("torch")
+                return evaluate(xp, values_for(xp, name, math, x), (x,), params)
             return _torch_run(kernel, x)
 
         @staticmethod
