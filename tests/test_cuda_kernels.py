@@ -65,9 +65,10 @@ def test_every_kernel_compiles(arch):
         ("value", "float16"),
         ("value", "bfloat16"),
         ("rows", "float32"),
+        ("rows", "float64"),
     }
     rows = {k.function for k in _cuda.kernel_names() if k.kind == "rows"}
-    assert rows == {"softmax", "log_softmax", "softmin"}
+    assert rows == {"softmax", "log_softmax", "softmin", "logsumexp"}
 
 
 def _ftz_instructions(options):
@@ -85,8 +86,13 @@ def _ftz_instructions(options):
 def test_no_flush_to_zero_in_xacts_own_code():
     # CuPy appends -ftz=true, under which even float64 -> float32 flushes
     # (sigmoid(-100) = 3.7e-44 would come back 0). With xact's options only
-    # libdevice's own approximations, refined after, carry .ftz.
-    libdevice_seeds = {"ex2.approx.ftz.f32", "rcp.approx.ftz.f64"}
+    # libdevice's own approximations, refined after, carry .ftz (hypot's
+    # reciprocal square root seed among them).
+    libdevice_seeds = {
+        "ex2.approx.ftz.f32",
+        "rcp.approx.ftz.f64",
+        "rsqrt.approx.ftz.f64",
+    }
     assert _ftz_instructions(_cuda.OPTIONS) <= libdevice_seeds
     flushed = _ftz_instructions([*_cuda.OPTIONS, "-ftz=true"])
     assert "cvt.rn.ftz.f32.f64" in flushed  # the check can see a flush
