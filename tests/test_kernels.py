@@ -27,6 +27,7 @@ from xact._run.kernels import table
 from xact.layers import LAYERS
 
 LAYER_OF = {e.name: LAYERS[e.layer] for e in ACTIVATIONS}
+LAYER_DEFAULTS = {e.name: e.defaults for e in ACTIVATIONS}
 KERNEL_ULP_BOUND = 1.0
 SOURCE = Path(_kernels.__file__).with_name("kernels.h")
 SPECIAL = np.array([np.inf, -np.inf, np.nan, 0.0, -0.0], dtype=np.float32)
@@ -206,6 +207,42 @@ def test_torch_float64_autograd_through_xact_is_within_4_and_8_ulp(
     assert y.dtype == np.float64
     assert np.nanmax(ulp_errors(y, values, np.float64)) <= 4.0, case.id
     assert np.nanmax(ulp_errors(g, slopes, np.float64)) <= 8.0, case.id
+
+
+DEFAULT_CASES = [c for c in CASES if c.kwargs == dict(LAYER_DEFAULTS[c.name])]
+
+
+# torch loads its forward-AD decompositions through torch.jit.script
+@pytest.mark.filterwarnings("ignore:`torch.jit.script:DeprecationWarning")
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", DEFAULT_CASES, ids=[c.id for c in DEFAULT_CASES])
+def test_torch_func_transforms_take_xacts_derivative(kernels_on, torch, case, dtype):
+    # grad, vmap of grad and jacfwd differentiated the composition of torch
+    # operations; now xact's derivative: 1 ULP in float32, 8 in float64
+    np_dtype = np.dtype(dtype).type
+    slopes = exact("derivative", case, np_dtype)
+    x = torch.tensor(slopes.xs, dtype=getattr(torch, dtype))
+    f = getattr(xact, case.name)
+
+    def total(t):
+        return f(t, **case.kwargs).sum()
+
+    grad = torch.func.grad(total)(x)
+    batched = torch.func.vmap(torch.func.grad(lambda t: f(t, **case.kwargs)))(x)
+    bound = 1.0 if dtype == "float32" else 8.0
+    for label, g in (("grad", grad), ("vmap of grad", batched)):
+        g = g.numpy()
+        assert g.dtype == np_dtype, label
+        if dtype == "float32":
+            check_against_mpmath(g, slopes, f"{case.id} torch.func {label}")
+        else:
+            errors = ulp_errors(g, slopes, np.float64)
+            assert np.nanmax(errors) <= bound, f"{case.id} {label}"
+    # forward mode, on points off the kinks
+    smooth = torch.linspace(-3.9, 3.9, 16, dtype=getattr(torch, dtype))
+    forward = torch.func.jacfwd(lambda t: f(t, **case.kwargs))(smooth).diagonal()
+    reverse = torch.func.grad(lambda t: f(t, **case.kwargs).sum())(smooth)
+    np.testing.assert_array_equal(forward.numpy(), reverse.numpy())
 
 
 TRANSFORMED = ["gelu", "silu", "elu", "softplus", "tanh", "hard_swish"]

@@ -50,7 +50,7 @@ import numpy as np
 
 from .._math import softmax as softmax_math
 from .._math.catalogue import definition
-from .._math.derivatives_wide import WIDE_SLOPES, plain_in_float64
+from .._math.derivatives_wide import WIDE_SLOPES, plain_in_float64, wide_vjp
 from .._math.elementwise_wide import WIDE_VALUES, WIDENED_ON_ARRAYS
 from .._math.special import has_float64
 from .._namespace import (
@@ -357,9 +357,10 @@ def value(
     if result is not None:
         return result
     (x,), rounded_back = in_compute_dtype(xp, given)
-    if is_torch(xp) and _torch_recorded(x) and _torch_kernel_serves(x):
-        # no kernel for this dtype or parameter: autograd still takes xact's
-        # derivative, not that of the composition of torch operations
+    if _enabled and is_torch(xp) and _takes_xacts_derivative(x):
+        # autograd or a torch.func transform (no kernel for this dtype or
+        # parameter, or a wrapped tensor): still xact's derivative, not that
+        # of the composition of torch operations
         return rounded_back(_kernel_function().apply(x, None, name, math, params))
     return rounded_back(evaluate(xp, values_for(xp, name, math, x), (x,), params))
 
@@ -787,6 +788,27 @@ def _torch_kernel_serves(x: Array) -> bool:
     return x.dtype in _torch_kinds() and on_device and not _torch_traced(x)
 
 
+def _takes_xacts_derivative(x: Array) -> bool:
+    """A floating CPU or CUDA tensor whose derivative autograd, forward-mode
+    AD or a torch.func transform will take, outside torch.compile, tracing
+    and dispatch modes (there the composed math runs)."""
+    import torch
+
+    if type(x) not in (torch.Tensor, torch.nn.Parameter):
+        return False
+    if x.dtype not in _torch_kinds() or not (x.is_cpu or x.is_cuda):
+        return False
+    if torch.compiler.is_compiling() or torch.jit.is_tracing():  # type: ignore[attr-defined, no-untyped-call]
+        return False
+    if torch.utils._python_dispatch._get_current_dispatch_mode() is not None:
+        return False
+    functorch = torch._C._functorch
+    wrapped = functorch.is_functorch_wrapped_tensor(x) or (
+        functorch.peek_interpreter_stack() is not None
+    )
+    return wrapped or _torch_recorded(x)
+
+
 def _torch_traced(x: Array) -> bool:
     """Traced (torch.compile, torch.jit.trace, make_fx and other dispatch
     modes, where a NumPy round trip would be recorded as a constant) or
@@ -877,9 +899,12 @@ def _kernel_function() -> Any:
             math: Math,
             params: dict[str, Any],
         ) -> Any:
+            xp = _namespace("torch")
+            if kernel is None:  # a plain tensor here (under torch.func)
+                kernel = _kernel_for(xp, name, "value", x, params)
             if kernel is None:  # the math, with autograd off (as here)
-                xp = _namespace("torch")
-                return evaluate(xp, values_for(xp, name, math, x), (x,), params)
+                y = evaluate(xp, values_for(xp, name, math, x), (x,), params)
+                return x.view_as(x) if y is x else y  # identity: a new tensor
             return _torch_run(kernel, x)
 
         @staticmethod
@@ -902,13 +927,32 @@ def _kernel_function() -> Any:
             (x,) = ctx.saved_tensors
             return _slope_times(ctx, x, t, composed=False)  # elementwise
 
+        @staticmethod
+        def vmap(
+            info: Any,
+            in_dims: tuple[Any, ...],
+            x: Any,
+            kernel: Kernel | None,
+            name: str,
+            math: Math,
+            params: dict[str, Any],
+        ) -> tuple[Any, Any]:
+            # elementwise: the batch dimension is one more dimension of x
+            return KernelFunction.apply(x, kernel, name, math, params), in_dims[0]  # type: ignore[no-untyped-call]
+
     def _slope_times(ctx: Any, x: Any, d: Any, composed: bool) -> Any:
         xp = _namespace("torch")
         kernel = _kernel_for(xp, ctx.name, "vjp", x, ctx.params)
-        if kernel is not None and not composed:
+        if kernel is not None and not composed and _torch_kernel_serves(d):
             return _torch_vjp(kernel, x, d)
-        y = ctx.math(xp, x, **ctx.params)
-        return definition(ctx.name).vjp(xp, x, y, d, **ctx.params)
+        # xact's analytic derivative in torch operations (float32 through
+        # float64 where the device has it), which autograd can differentiate;
+        # the elementwise derivatives are computed from x alone
+        if finfo_of(xp, x.dtype).bits == 32 and has_float64(xp, x):
+            vjp = _widened(ctx.name)
+        else:
+            vjp = backward_for(xp, ctx.name, definition(ctx.name).vjp, x, ctx.params)
+        return vjp(xp, x, None, d, **ctx.params)
 
     return KernelFunction
 
@@ -963,11 +1007,11 @@ def backward_for(
 
 @lru_cache(maxsize=64)
 def _widened(name: str) -> Math:
-    slope = WIDE_SLOPES[name]
+    wide_vjp_of = wide_vjp(name)  # d times the slope, or the kinks' piecewise
 
     def vjp(xp: Namespace, x: Array, y: Array, d: Array, **params: Any) -> Array:
-        wide = xp.astype(d, xp.float64) * slope(xp, xp.astype(x, xp.float64), **params)
-        return narrowed(xp, wide, x.dtype)  # one rounding
+        as64 = (xp.astype(a, xp.float64) for a in (x, d))
+        return narrowed(xp, wide_vjp_of(xp, *as64, **params), x.dtype)  # one rounding
 
     vjp.__name__ = f"{name}_widened_vjp"
     return vjp
