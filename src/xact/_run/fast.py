@@ -66,7 +66,7 @@ from .._namespace import (
     namespace_of_array,
     narrowed,
 )
-from . import chunked
+from . import chunked, torch_ops
 from . import cuda as _cuda_run
 from . import kernels as _kernels
 from .kernels.cuda import cuda_name, cuda_row_name
@@ -353,6 +353,15 @@ def value(
             math=math,
             params=items,
         )
+    if is_torch(xp):
+        import torch
+
+        if not torch.compiler.is_compiling():
+            torch_ops.register()  # for a later torch.compile (not in a trace)
+        elif _enabled and torch_ops.ready():
+            # one operator in the graph, whose derivative is xact's
+            numbers, text = torch_ops.encode(name, params)
+            return torch_ops.value(given, name, numbers, text)
     result = compiled_value(xp, name, math, given, params)
     if result is not None:
         return result
@@ -1044,3 +1053,7 @@ def _compiled(
     import jax
 
     return jax.jit(partial(math, xp, **dict(params)))
+
+
+# registered before any torch.compile can trace (now, or after import torch)
+torch_ops.register_after_import()
