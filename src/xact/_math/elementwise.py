@@ -130,8 +130,10 @@ def celu_math(xp: Namespace, x: Array, alpha: float) -> Array:
 
 
 def sigmoid_math(xp: Namespace, x: Array) -> Array:
+    # 1 / (1 + e) and e / (1 + e), e = exp(-|x|): one division for both
     e = xp.exp(minus_abs(xp, x))
-    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    r = 1.0 / (1.0 + e)
+    return xp.where(x >= 0, r, e * r)
 
 
 def _exp_floor(xp: Namespace, dtype: object) -> float:
@@ -145,16 +147,22 @@ _LN2_LO = 1.90821492927058770002e-10
 
 
 def _times_exp(
-    xp: Namespace, factor: Array, hi: Array, lo: Array | None = None
+    xp: Namespace,
+    factor: Array,
+    hi: Array,
+    lo: Array | None = None,
+    *,
+    e: Array | None = None,
 ) -> Array:
-    """factor * exp(hi + lo) for hi <= 0, without losing bits to subnormals."""
+    """factor * exp(hi + lo) for hi <= 0, without losing bits to subnormals
+    (``e``: exp(hi) where the caller has it already)."""
     if lo is None:
         # where exp(hi) is subnormal but the product is not: (factor h) h,
         # h = exp(hi / 2)
         deep = log_smallest_normal(xp, hi.dtype) + 1.0
-        return xp.where(
-            hi < deep, (factor * xp.exp(hi / 2)) * xp.exp(hi / 2), factor * xp.exp(hi)
-        )
+        e = xp.exp(hi) if e is None else e
+        h = xp.exp(hi / 2)
+        return xp.where(hi < deep, (factor * h) * h, factor * e)
     return _exp_product(xp, hi, lo, factor=factor)
 
 
@@ -212,11 +220,13 @@ def _saturating_exp(xp: Namespace, x: Array) -> Array:
 
 def silu_math(xp: Namespace, x: Array) -> Array:
     # each branch sees only its own side of x (autodiff at ±inf stays finite)
+    # one exponential (e^-|x|, which is e^x below 0) and one division
     x = xp.maximum(x, _exp_floor(xp, x.dtype))
     e = _saturating_exp(xp, x)
-    positive = positive_part(xp, x) / (1.0 + e)
+    r = 1.0 / (1.0 + e)
+    positive = positive_part(xp, x) * r
     below_zero = negative_part(xp, x)
-    negative = _times_exp(xp, below_zero, below_zero) / (1.0 + e)
+    negative = _times_exp(xp, below_zero, below_zero, e=e) * r
     return xp.where(x >= 0, positive, negative)
 
 
@@ -237,7 +247,7 @@ def mish_math(xp: Namespace, x: Array) -> Array:
     e = _saturating_exp(xp, x)
     n = e * (e + 2.0)
     below_zero = negative_part(xp, x)
-    negative = _times_exp(xp, below_zero, below_zero) * ((e + 2.0) / (n + 2.0))
+    negative = _times_exp(xp, below_zero, below_zero, e=e) * ((e + 2.0) / (n + 2.0))
     two_w = 2.0 * e
     positive = positive_part(xp, x) * ((1.0 + two_w) / ((1.0 + two_w) + two_w * e))
     return xp.where(x > 0, positive, negative)

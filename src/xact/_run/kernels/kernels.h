@@ -762,22 +762,22 @@ XACT_KERNEL double xact_silu_value_exact(double x)
     const double t4 = -t2;
     const double t5 = t3 ? t4 : t2;
     const double t6 = exp(t5);
-    const int t7 = t0 >= 0.0;
-    const double t8 = t7 ? t0 : 0.0;
-    const double t9 = 1.0 + t6;
-    const double t10 = t8 / t9;
-    const int t11 = t0 > 0.0;
-    const double t12 = t11 ? 0.0 : t0;
-    const int t13 = t12 < (-707.3964185322641);
-    const double t14 = t12 / 2.0;
+    const double t7 = 1.0 + t6;
+    const double t8 = 1.0 / t7;
+    const int t9 = t0 >= 0.0;
+    const double t10 = t9 ? t0 : 0.0;
+    const double t11 = t10 * t8;
+    const int t12 = t0 > 0.0;
+    const double t13 = t12 ? 0.0 : t0;
+    const double t14 = t13 / 2.0;
     const double t15 = exp(t14);
-    const double t16 = t12 * t15;
-    const double t17 = t16 * t15;
-    const double t18 = exp(t12);
-    const double t19 = t12 * t18;
-    const double t20 = t13 ? t17 : t19;
-    const double t21 = t20 / t9;
-    const double t22 = t7 ? t10 : t21;
+    const int t16 = t13 < (-707.3964185322641);
+    const double t17 = t13 * t15;
+    const double t18 = t17 * t15;
+    const double t19 = t13 * t6;
+    const double t20 = t16 ? t18 : t19;
+    const double t21 = t20 * t8;
+    const double t22 = t9 ? t11 : t21;
     return t22;
 }
 
@@ -794,27 +794,26 @@ XACT_KERNEL double xact_mish_value_exact(double x)
     const double t8 = t6 * t7;
     const int t9 = t0 > 0.0;
     const double t10 = t9 ? 0.0 : t0;
-    const int t11 = t10 < (-707.3964185322641);
-    const double t12 = t10 / 2.0;
-    const double t13 = exp(t12);
-    const double t14 = t10 * t13;
-    const double t15 = t14 * t13;
-    const double t16 = exp(t10);
-    const double t17 = t10 * t16;
-    const double t18 = t11 ? t15 : t17;
-    const double t19 = t8 + 2.0;
-    const double t20 = t7 / t19;
-    const double t21 = t18 * t20;
-    const double t22 = 2.0 * t6;
-    const int t23 = t0 >= 0.0;
-    const double t24 = t23 ? t0 : 0.0;
-    const double t25 = 1.0 + t22;
-    const double t26 = t22 * t6;
-    const double t27 = t25 + t26;
-    const double t28 = t25 / t27;
-    const double t29 = t24 * t28;
-    const double t30 = t9 ? t29 : t21;
-    return t30;
+    const double t11 = t10 / 2.0;
+    const double t12 = exp(t11);
+    const int t13 = t10 < (-707.3964185322641);
+    const double t14 = t10 * t12;
+    const double t15 = t14 * t12;
+    const double t16 = t10 * t6;
+    const double t17 = t13 ? t15 : t16;
+    const double t18 = t8 + 2.0;
+    const double t19 = t7 / t18;
+    const double t20 = t17 * t19;
+    const double t21 = 2.0 * t6;
+    const int t22 = t0 >= 0.0;
+    const double t23 = t22 ? t0 : 0.0;
+    const double t24 = 1.0 + t21;
+    const double t25 = t21 * t6;
+    const double t26 = t24 + t25;
+    const double t27 = t24 / t26;
+    const double t28 = t23 * t27;
+    const double t29 = t9 ? t28 : t20;
+    return t29;
 }
 
 XACT_KERNEL double xact_softplus_beta_1_value_exact(double x)
@@ -854,7 +853,7 @@ XACT_KERNEL double xact_sigmoid_value_exact(double x)
     const double t3 = exp(t2);
     const double t4 = 1.0 + t3;
     const double t5 = 1.0 / t4;
-    const double t6 = t3 / t4;
+    const double t6 = t3 * t5;
     const double t7 = t0 ? t5 : t6;
     return t7;
 }
@@ -1113,7 +1112,7 @@ XACT_KERNEL double xact_softplus_vjp(double x, double d, double beta)
     const double t9 = exp(t8);
     const double t10 = 1.0 + t9;
     const double t11 = 1.0 / t10;
-    const double t12 = t9 / t10;
+    const double t12 = t9 * t11;
     const double t13 = t6 ? t11 : t12;
     const double t14 = d * t13;
     return t14;
@@ -1150,7 +1149,7 @@ XACT_KERNEL double xact_log_sigmoid_vjp(double x, double d)
     const double t4 = exp(t3);
     const double t5 = 1.0 + t4;
     const double t6 = 1.0 / t5;
-    const double t7 = t4 / t5;
+    const double t7 = t4 * t6;
     const double t8 = t1 ? t6 : t7;
     const double t9 = d * t8;
     return t9;
