@@ -79,6 +79,15 @@ def test_rows_in_one_chunk_take_the_numpy_path_bit_for_bit(engine, name, dtype):
     np.testing.assert_array_equal(
         np.asarray(lazy.compute()), getattr(xact, name)(host, **kwargs)
     )
+    # the layer's backward: one mapped operation over the output and gradient
+    upstream = _host(dtype)[::-1].copy()
+    lazy_layer, eager_layer = LAYER_OF[name](), LAYER_OF[name]()
+    lazy_layer(from_numpy(host))
+    eager_layer(host)
+    backward = lazy_layer.backward(from_numpy(upstream))
+    np.testing.assert_array_equal(
+        np.asarray(backward.compute()), eager_layer.backward(upstream)
+    )
 
 
 @pytest.mark.parametrize("keepdims", [False, True])

@@ -590,6 +590,69 @@ def test_a_row_has_the_same_bits_alone_and_in_a_batch(kernels_on):
     np.testing.assert_allclose(xact.softmax(x.T, axis=0), other, rtol=1e-6)
 
 
+def _row_backward(name, x, d, axis=-1):
+    layer = LAYER_OF[name](axis=axis)
+    layer(x)
+    return layer.backward(d)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ROW_FUNCTIONS)
+def test_row_backward_kernels_against_mpmath(kernels_on, name, dtype):
+    # the backward pass from the output and the gradient, in double: within
+    # a few ULP of the largest term of the row's vector-Jacobian product
+    # (d - sum(d y) cancels by design, so the bound is on the row's scale)
+    rng = np.random.default_rng(29)
+    x = (rng.uniform(-8.0, 8.0, size=(7, 50))).astype(dtype)
+    d = rng.standard_normal(x.shape).astype(dtype)
+    ours = _row_backward(name, x, d)
+    assert ours.dtype == dtype
+    y = getattr(xact, name)(x)  # the layer's own output, as it uses
+    with mpmath.workdps(50):
+        exact = np.empty(x.shape)
+        for r in range(x.shape[0]):
+            ys = [mpmath.mpf(float(v)) for v in y[r]]
+            ds = [mpmath.mpf(float(v)) for v in d[r]]
+            if name == "log_softmax":
+                total = mpmath.fsum(ds)
+                exact[r] = [
+                    float(g - mpmath.exp(v) * total)
+                    for v, g in zip(ys, ds, strict=True)
+                ]
+            else:
+                dot = mpmath.fsum(v * g for v, g in zip(ys, ds, strict=True))
+                sign = -1 if name == "softmin" else 1
+                exact[r] = [
+                    float(sign * v * (g - dot)) for v, g in zip(ys, ds, strict=True)
+                ]
+    largest = np.max(np.abs(d), axis=-1, keepdims=True)
+    if name == "log_softmax":  # d - e^y sum(d): terms up to n max|d|
+        scale = largest * x.shape[-1]
+    else:  # y (d - sum(d y)): terms up to max|y| max|d|
+        scale = largest * np.max(np.abs(y), axis=-1, keepdims=True)
+    ulp = np.finfo(dtype).eps * scale
+    assert np.all(np.abs(ours - exact) <= 2 * ulp), name
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ROW_FUNCTIONS)
+def test_row_backward_has_the_same_bits_in_every_layout_and_thread_count(
+    kernels_on, monkeypatch, name, dtype
+):
+    rng = np.random.default_rng(31)
+    x = (rng.standard_normal((17, 64)) * 5).astype(dtype)
+    d = rng.standard_normal(x.shape).astype(dtype)
+    for axis in (0, 1):
+        contiguous = _row_backward(name, np.ascontiguousarray(x), d, axis)
+        fortran = _row_backward(name, np.asfortranarray(x), np.asfortranarray(d), axis)
+        np.testing.assert_array_equal(fortran, contiguous)
+    big = (rng.standard_normal((3 * _fast.KERNEL_THREADED // 100, 100))).astype(dtype)
+    gradient = np.ones_like(big)
+    threaded = _row_backward(name, big, gradient)
+    monkeypatch.setenv("XACT_NUM_THREADS", "1")
+    np.testing.assert_array_equal(_row_backward(name, big, gradient), threaded)
+
+
 @pytest.mark.exhaustive  # an sdist, a wheel and a virtual environment: a minute
 def test_the_wheel_passes_xact_check_in_a_fresh_environment(tmp_path):
     import subprocess

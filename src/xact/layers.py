@@ -23,7 +23,7 @@ from ._namespace import (
 )
 from ._public import public_names
 from ._registry import ACTIVATIONS, entry
-from ._run.fast import vjp
+from ._run.fast import rows_vjp, vjp
 
 # the registry names the layer classes, in table order
 __all__ = ["LAYERS", "Activation", *(entry.layer for entry in ACTIVATIONS)]
@@ -132,7 +132,8 @@ class Activation:
         if "axis" in options:
             options["axis"] = options["axis"] % x.ndim
         if self._entry.along_axis:
-            dinputs = self._entry.vjp(xp, x, y, d, **options)
+            axis = options.pop("axis")
+            dinputs = rows_vjp(xp, self._entry.name, self._entry.vjp, x, y, d, axis)
             if scalar:
                 dinputs = xp.reshape(dinputs, ())
         else:

@@ -567,7 +567,7 @@ def log_softmax_vjp(xp: Namespace, x: Array, y: Array, d: Array, axis: int) -> A
 
 
 def softmin_vjp(xp: Namespace, x: Array, y: Array, d: Array, axis: int) -> Array:
-    return -softmax_vjp(xp, -x, y, d, axis)
+    return -softmax_vjp(xp, x, y, d, axis)  # from y alone, as softmax's
 
 
 def glu_vjp(xp: Namespace, x: Array, y: Array, d: Array, axis: int) -> Array:

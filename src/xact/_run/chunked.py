@@ -33,6 +33,7 @@ __all__ = [
     "numpy_chunks",
     "reduce_block",
     "rows_block",
+    "rows_vjp_block",
     "value_block",
     "vjp_block",
 ]
@@ -129,6 +130,16 @@ def rows_block(x: np.ndarray, *mask: np.ndarray, function: str, axis: int) -> An
         return fast.rows(
             fast.numpy_namespace(), function, x, mask[0] if mask else None, axis
         )
+
+
+def rows_vjp_block(
+    y: np.ndarray, d: np.ndarray, *, function: str, vjp: Any, axis: int
+) -> Any:
+    """The softmax family's backward pass along ``axis``, whole in the chunk."""
+    from . import fast
+
+    with fast.one_thread():
+        return fast.rows_vjp(fast.numpy_namespace(), function, vjp, None, y, d, axis)
 
 
 def reduce_block(x: np.ndarray, *, axis: int, keep: bool) -> Any:

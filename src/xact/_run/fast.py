@@ -72,7 +72,7 @@ from . import kernels as _kernels
 from .kernels.cuda import cuda_name, cuda_row_name
 from .kernels.table import Kernel as TableKernel
 from .kernels.table import find as find_kernel
-from .kernels.table import find_row
+from .kernels.table import find_row, find_row_vjp
 
 __all__ = [
     "CHUNK",
@@ -80,6 +80,7 @@ __all__ = [
     "LANE_TYPES",
     "backward_for",
     "compiled_rows",
+    "compiled_rows_vjp",
     "compiled_value",
     "compiled_vjp",
     "evaluate",
@@ -87,6 +88,7 @@ __all__ = [
     "fast_paths_enabled",
     "generic_path",
     "lane",
+    "rows_vjp",
     "use_fast_paths",
     "value",
     "values_for",
@@ -745,6 +747,87 @@ def rows(
     if widens(xp, x):
         math = softmax_math.WIDENED[math]
     return evaluate_rows(xp, math, x, mask, axis)
+
+
+def rows_vjp(
+    xp: Namespace,
+    function: str,
+    generic: Math,
+    x: Array,
+    y: Array,
+    d: Array,
+    axis: int,
+) -> Array:
+    """The backward pass of the softmax family's ``function`` (and glu's)
+    along ``axis``, from the output ``y`` and the gradient ``d``: the row
+    kernels where they serve, else ``generic(xp, x, y, d, axis=axis)``;
+    Dask and Cubed map chunks through this route when the axis lies in one."""
+    if function not in _ROW_VJP_FUNCTIONS:
+        return generic(xp, x, y, d, axis=axis)
+    if _enabled and chunked.numpy_chunks(xp, y, d) and y.numblocks[axis] == 1:
+        try:
+            return chunked.map_chunks(
+                xp,
+                chunked.rows_vjp_block,
+                (y, d),
+                y.dtype,
+                function=function,
+                vjp=generic,
+                axis=axis,
+            )
+        except ValueError:  # chunks that do not line up: the composed graph
+            pass
+    result = compiled_rows_vjp(xp, function, y, d, axis)
+    if result is not None:
+        return result
+    return generic(xp, x, y, d, axis=axis)
+
+
+_ROW_VJP_FUNCTIONS = ("softmax", "log_softmax", "softmin")
+
+
+def compiled_rows_vjp(
+    xp: Namespace, function: str, y: Array, d: Array, axis: int
+) -> Array | None:
+    """The backward pass of the softmax family along ``axis`` of float32 or
+    float64 NumPy arrays or PyTorch CPU tensors (no autograd) by its row
+    kernel, the axis moved last into contiguous buffers; None where none
+    serves."""
+    if not _enabled or y.ndim == 0 or d.dtype != y.dtype or d.shape != y.shape:
+        return None
+    cpu = _kernels.cpu()
+    if cpu is None:
+        return None
+    if is_torch(xp):
+        import torch
+
+        served = all(_torch_kernel_serves(a) and a.is_cpu for a in (y, d))
+        if not served or _torch_recorded(y) or _torch_recorded(d):
+            return None
+        out = compiled_rows_vjp(
+            _namespace("numpy"), function, _as_numpy(y), _as_numpy(d), axis
+        )
+        return None if out is None else torch.from_numpy(out)
+    if not is_numpy(xp) or y.dtype not in _ROW_DTYPES:
+        return None
+    float64 = y.dtype == np.float64
+    index = find_row_vjp(function, float64)
+    if index is None:
+        return None
+    output, gradient = (_contiguous(np.moveaxis(a, axis, -1)) for a in (y, d))
+    out = np.empty(output.shape, dtype=y.dtype)
+    n = output.shape[-1]
+    rows = output.size // n if n else 0
+    kernel = cpu.rows_vjp64 if float64 else cpu.rows_vjp
+
+    def run(start: int, stop: int) -> None:
+        kernel(index, output, gradient, out, n, start, stop)
+
+    if output.size < KERNEL_THREADED or _threads() == 1 or rows < 2:
+        run(0, rows)
+    else:
+        _in_parallel(rows, max(1, KERNEL_THREADED // 2 // max(n, 1)), run)
+    return np.moveaxis(out, -1, axis)
 
 
 def logsumexp_rows(xp: Namespace, x: Array, axis: int, keepdims: bool) -> Array:

@@ -5,6 +5,8 @@ VALUES: tuple[str, ...]
 VJPS: tuple[str, ...]
 ROWS: tuple[str, ...]
 ROWS64: tuple[str, ...]
+ROW_VJPS: tuple[str, ...]
+ROW_VJPS64: tuple[str, ...]
 VALUES64: tuple[str, ...]
 VJPS64: tuple[str, ...]
 INSTRUCTION_SET: str
@@ -42,6 +44,12 @@ def rows64(
     start: int,
     stop: int,
     /,
+) -> None: ...
+def rows_vjp(
+    index: int, y: Buffer, d: Buffer, out: Buffer, n: int, start: int, stop: int, /
+) -> None: ...
+def rows_vjp64(
+    index: int, y: Buffer, d: Buffer, out: Buffer, n: int, start: int, stop: int, /
 ) -> None: ...
 def value64(
     index: int, x: Buffer, y: Buffer, start: int, stop: int, p0: float, p1: float, /

@@ -164,6 +164,26 @@ typedef void (*row_loop)(const void *, const unsigned char *, void *, Py_ssize_t
 XACT_ROW_KERNELS(ROW_LOOP)
 XACT_ROW64_KERNELS(ROW64_LOOP)
 
+/* their backward passes: rows [start, stop) of the output y and gradient d */
+typedef void (*row_vjp_loop)(const void *, const void *, void *, Py_ssize_t,
+                             Py_ssize_t, Py_ssize_t);
+
+#define ROW_VJP_LOOP_OF(T, PREFIX, name)                                       \
+    XACT_CLONES static void PREFIX##_##name(const void *yv, const void *dv,    \
+                                            void *ov, Py_ssize_t n,           \
+                                            Py_ssize_t start, Py_ssize_t stop) \
+    {                                                                          \
+        const T *y = yv, *d = dv;                                              \
+        T *o = ov;                                                             \
+        for (Py_ssize_t r = start; r < stop; r++)                              \
+            xact_##name(y + r * n, d + r * n, o + r * n, (long)n);             \
+    }
+#define ROW_VJP_LOOP(name) ROW_VJP_LOOP_OF(float, rows_vjp, name)
+#define ROW_VJP64_LOOP(name) ROW_VJP_LOOP_OF(double, rows_vjp64, name)
+
+XACT_ROW_VJP_KERNELS(ROW_VJP_LOOP)
+XACT_ROW_VJP64_KERNELS(ROW_VJP64_LOOP)
+
 #define VALUE_ENTRY(name, args) value_##name,
 #define VJP_ENTRY(name, args) vjp_##name,
 #define VALUE64_ENTRY(name, args) value64_##name,
@@ -183,6 +203,13 @@ static const row_loop row64_loops[] = {XACT_ROW64_KERNELS(ROW64_ENTRY)};
 static const char *row_names[] = {XACT_ROW_KERNELS(ROW_NAME)};
 static const char *row64_names[] = {XACT_ROW64_KERNELS(ROW_NAME)};
 static const int row_reduces[] = {XACT_ROW_KERNELS(ROW_REDUCES)};
+#define ROW_VJP_ENTRY(name) rows_vjp_##name,
+#define ROW_VJP64_ENTRY(name) rows_vjp64_##name,
+#define ROW_VJP_NAME(name) #name,
+static const row_vjp_loop row_vjp_loops[] = {XACT_ROW_VJP_KERNELS(ROW_VJP_ENTRY)};
+static const row_vjp_loop row_vjp64_loops[] = {XACT_ROW_VJP64_KERNELS(ROW_VJP64_ENTRY)};
+static const char *row_vjp_names[] = {XACT_ROW_VJP_KERNELS(ROW_VJP_NAME)};
+static const char *row_vjp64_names[] = {XACT_ROW_VJP64_KERNELS(ROW_VJP_NAME)};
 static const int row64_reduces[] = {XACT_ROW64_KERNELS(ROW_REDUCES)};
 static const value_loop value_loops[] = {XACT_VALUE_KERNELS(VALUE_ENTRY)};
 static const vjp_loop vjp_loops[] = {XACT_VJP_KERNELS(VJP_ENTRY)};
@@ -358,6 +385,42 @@ static PyObject *rows64(PyObject *self, PyObject *args)
                     sizeof(double));
 }
 
+static PyObject *run_rows_vjp(PyObject *args, const row_vjp_loop *loops, int count,
+                              Py_ssize_t itemsize)
+{
+    int index;
+    Py_buffer b[3];
+    Py_ssize_t n, start, stop;
+    if (!PyArg_ParseTuple(args, "iy*y*w*nnn", &index, &b[0], &b[1], &b[2], &n, &start,
+                          &stop))
+        return NULL;
+    int ok = check_index(index, count) == 0 && n >= 0 && start >= 0 && stop >= start;
+    /* stop rows of n elements in every buffer, without overflow */
+    for (int i = 0; ok && i < 3; i++)
+        ok = n == 0 || stop <= b[i].len / itemsize / n;
+    if (!ok && !PyErr_Occurred())
+        PyErr_SetString(PyExc_ValueError, "xact._run.kernels._cpu: rows outside a buffer");
+    if (ok) {
+        Py_BEGIN_ALLOW_THREADS
+        loops[index](b[0].buf, b[1].buf, b[2].buf, n, start, stop);
+        Py_END_ALLOW_THREADS
+    }
+    release(b, 3);
+    if (!ok)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *rows_vjp(PyObject *self, PyObject *args)
+{
+    return run_rows_vjp(args, row_vjp_loops, COUNT(row_vjp_loops), sizeof(float));
+}
+
+static PyObject *rows_vjp64(PyObject *self, PyObject *args)
+{
+    return run_rows_vjp(args, row_vjp64_loops, COUNT(row_vjp64_loops), sizeof(double));
+}
+
 static PyObject *names(const char **table, int count)
 {
     PyObject *result = PyTuple_New(count);
@@ -392,6 +455,11 @@ static PyMethodDef methods[] = {
      "rows(index, x, where, y, n, start, stop): rows [start, stop) of contiguous\n"
      "(rows, n) float32 buffers; where is None or a bool buffer of the same shape;\n"
      "y holds n results a row, or one for a reduction (logsumexp)"},
+    {"rows_vjp", rows_vjp, METH_VARARGS,
+     "rows_vjp(index, y, d, out, n, start, stop): the backward pass of rows\n"
+     "[start, stop) from contiguous (rows, n) float32 output and gradient"},
+    {"rows_vjp64", rows_vjp64, METH_VARARGS,
+     "rows_vjp64(index, y, d, out, n, start, stop): the same on float64"},
     {"rows64", rows64, METH_VARARGS,
      "rows64(index, x, where, y, n, start, stop): rows on float64 buffers"},
     {"value64", value64, METH_VARARGS,
@@ -424,6 +492,10 @@ PyMODINIT_FUNC PyInit__cpu(void)
         PyModule_AddObject(m, "VJPS64", names(vjp64_names, COUNT(vjp64_names))) < 0 ||
         PyModule_AddObject(m, "ROWS", names(row_names, COUNT(row_names))) < 0 ||
         PyModule_AddObject(m, "ROWS64", names(row64_names, COUNT(row64_names))) < 0 ||
+        PyModule_AddObject(m, "ROW_VJPS",
+                           names(row_vjp_names, COUNT(row_vjp_names))) < 0 ||
+        PyModule_AddObject(m, "ROW_VJPS64",
+                           names(row_vjp64_names, COUNT(row_vjp64_names))) < 0 ||
         PyModule_AddStringConstant(m, "INSTRUCTION_SET", instruction_set()) < 0) {
         Py_DECREF(m);
         return NULL;

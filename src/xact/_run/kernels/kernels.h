@@ -16,6 +16,8 @@
  * combine the partial results, and XACT_ROW_STORE writes a row's one
  * result; in C one thread has them all, so these are empty (the store is
  * the statement), and a CUDA block defines them as block-wide reductions.
+ * XACT_ROW_VJP_KERNELS and XACT_ROW_VJP64_KERNELS list their backward
+ * passes, K(name): from the output y and the gradient d, a row at a time.
  */
 #ifndef XACT_KERNEL
 #define XACT_KERNEL static inline
@@ -3397,6 +3399,175 @@ XACT_ROW void xact_logsumexp_row64(const double *restrict xrow,
     XACT_ROW_STORE(yrow[0] = t42);
 }
 
+XACT_ROW void xact_softmax_vjp_row(const float *restrict yrow,
+    const float *restrict drow, float *restrict outrow, long n)
+{
+    double r0 = 0.0;
+    #pragma omp simd reduction(+:r0)
+    XACT_ROW_LOOP(i, n) {
+        const double y = (double)yrow[i];
+        const double d = (double)drow[i];
+        const double t0 = d * y;
+        r0 += t0;
+    }
+    XACT_ROW_SUM(r0);
+    const double t1 = r0;
+    #pragma omp simd
+    XACT_ROW_LOOP(i, n) {
+        const double y = (double)yrow[i];
+        const double d = (double)drow[i];
+        const double t0 = d * y;
+        const double t2 = d - t1;
+        const double t3 = y * t2;
+        outrow[i] = (float)t3;
+    }
+}
+
+XACT_ROW void xact_log_softmax_vjp_row(const float *restrict yrow,
+    const float *restrict drow, float *restrict outrow, long n)
+{
+    double r0 = 0.0;
+    #pragma omp simd reduction(+:r0)
+    XACT_ROW_LOOP(i, n) {
+        const double y = (double)yrow[i];
+        const double d = (double)drow[i];
+        const int t0 = fabs(y) == INFINITY;
+        const double t1 = exp(y);
+        const double t2 = t0 ? 0.0 : t1;
+        r0 += d;
+    }
+    XACT_ROW_SUM(r0);
+    const double t3 = r0;
+    #pragma omp simd
+    XACT_ROW_LOOP(i, n) {
+        const double y = (double)yrow[i];
+        const double d = (double)drow[i];
+        const int t0 = fabs(y) == INFINITY;
+        const double t1 = exp(y);
+        const double t2 = t0 ? 0.0 : t1;
+        const double t4 = t2 * t3;
+        const double t5 = d - t4;
+        outrow[i] = (float)t5;
+    }
+}
+
+XACT_ROW void xact_softmin_vjp_row(const float *restrict yrow,
+    const float *restrict drow, float *restrict outrow, long n)
+{
+    double r0 = 0.0;
+    #pragma omp simd reduction(+:r0)
+    XACT_ROW_LOOP(i, n) {
+        const double y = (double)yrow[i];
+        const double d = (double)drow[i];
+        const double t0 = d * y;
+        r0 += t0;
+    }
+    XACT_ROW_SUM(r0);
+    const double t1 = r0;
+    #pragma omp simd
+    XACT_ROW_LOOP(i, n) {
+        const double y = (double)yrow[i];
+        const double d = (double)drow[i];
+        const double t0 = d * y;
+        const double t2 = d - t1;
+        const double t3 = y * t2;
+        const double t4 = -t3;
+        outrow[i] = (float)t4;
+    }
+}
+
+XACT_ROW void xact_softmax_vjp_row64(const double *restrict yrow,
+    const double *restrict drow, double *restrict outrow, long n)
+{
+    double r0 = 0.0, c0 = 0.0;
+    #pragma omp simd reduction(+:r0, c0)
+    XACT_ROW_LOOP(i, n) {
+        const double y = yrow[i];
+        const double d = drow[i];
+        const double t0 = d * y;
+        {
+            const double s = r0 + t0, b = s - r0;
+            c0 += (r0 - (s - b)) + (t0 - b);
+            r0 = s;
+        }
+    }
+    XACT_ROW_SUM(r0);
+    XACT_ROW_SUM(c0);
+    const double t1 = r0 + c0;
+    #pragma omp simd
+    XACT_ROW_LOOP(i, n) {
+        const double y = yrow[i];
+        const double d = drow[i];
+        const double t0 = d * y;
+        const double t2 = d - t1;
+        const double t3 = y * t2;
+        outrow[i] = t3;
+    }
+}
+
+XACT_ROW void xact_log_softmax_vjp_row64(const double *restrict yrow,
+    const double *restrict drow, double *restrict outrow, long n)
+{
+    double r0 = 0.0, c0 = 0.0;
+    #pragma omp simd reduction(+:r0, c0)
+    XACT_ROW_LOOP(i, n) {
+        const double y = yrow[i];
+        const double d = drow[i];
+        const int t0 = fabs(y) == INFINITY;
+        const double t1 = exp(y);
+        const double t2 = t0 ? 0.0 : t1;
+        {
+            const double s = r0 + d, b = s - r0;
+            c0 += (r0 - (s - b)) + (d - b);
+            r0 = s;
+        }
+    }
+    XACT_ROW_SUM(r0);
+    XACT_ROW_SUM(c0);
+    const double t3 = r0 + c0;
+    #pragma omp simd
+    XACT_ROW_LOOP(i, n) {
+        const double y = yrow[i];
+        const double d = drow[i];
+        const int t0 = fabs(y) == INFINITY;
+        const double t1 = exp(y);
+        const double t2 = t0 ? 0.0 : t1;
+        const double t4 = t2 * t3;
+        const double t5 = d - t4;
+        outrow[i] = t5;
+    }
+}
+
+XACT_ROW void xact_softmin_vjp_row64(const double *restrict yrow,
+    const double *restrict drow, double *restrict outrow, long n)
+{
+    double r0 = 0.0, c0 = 0.0;
+    #pragma omp simd reduction(+:r0, c0)
+    XACT_ROW_LOOP(i, n) {
+        const double y = yrow[i];
+        const double d = drow[i];
+        const double t0 = d * y;
+        {
+            const double s = r0 + t0, b = s - r0;
+            c0 += (r0 - (s - b)) + (t0 - b);
+            r0 = s;
+        }
+    }
+    XACT_ROW_SUM(r0);
+    XACT_ROW_SUM(c0);
+    const double t1 = r0 + c0;
+    #pragma omp simd
+    XACT_ROW_LOOP(i, n) {
+        const double y = yrow[i];
+        const double d = drow[i];
+        const double t0 = d * y;
+        const double t2 = d - t1;
+        const double t3 = y * t2;
+        const double t4 = -t3;
+        outrow[i] = t4;
+    }
+}
+
 #define XACT_ROW_KERNELS(K) \
     K(softmax_row, ROW_ELEMENTS) \
     K(softmax_masked_row, ROW_ELEMENTS) \
@@ -3405,6 +3576,11 @@ XACT_ROW void xact_logsumexp_row64(const double *restrict xrow,
     K(softmin_row, ROW_ELEMENTS) \
     K(logsumexp_row, ROW_ONE)
 
+#define XACT_ROW_VJP_KERNELS(K) \
+    K(softmax_vjp_row) \
+    K(log_softmax_vjp_row) \
+    K(softmin_vjp_row)
+
 #define XACT_ROW64_KERNELS(K) \
     K(softmax_row64, ROW_ELEMENTS) \
     K(softmax_masked_row64, ROW_ELEMENTS) \
@@ -3412,6 +3588,11 @@ XACT_ROW void xact_logsumexp_row64(const double *restrict xrow,
     K(log_softmax_masked_row64, ROW_ELEMENTS) \
     K(softmin_row64, ROW_ELEMENTS) \
     K(logsumexp_row64, ROW_ONE)
+
+#define XACT_ROW_VJP64_KERNELS(K) \
+    K(softmax_vjp_row64) \
+    K(log_softmax_vjp_row64) \
+    K(softmin_vjp_row64)
 
 #define XACT_VALUE_KERNELS(K) \
     K(relu_value, (v)) \

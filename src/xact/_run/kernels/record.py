@@ -457,3 +457,28 @@ def c_row_function(
         f"    const unsigned char *restrict wrow, {element} *restrict yrow, long n)\n"
         f"{{\n{body}\n}}\n"
     )
+
+
+def c_row_vjp_function(
+    name: str, formula: Callable[..., Any], *, element: str = "float"
+) -> str:
+    """The C source of ``formula(xp, None, y, d, axis)``, the backward pass
+    of a function along one row (the softmax family, from its output ``y``
+    and the incoming gradient ``d``): ``void xact_<name>(const T *yrow,
+    const T *drow, T *outrow, long n)``, in double, each reduction a pass."""
+    recorder = Recorder(compensated=element == "double")
+    load = "(double){}row[i]" if element == "float" else "{}row[i]"
+    y = recorder.row_input("y", load.format("y"))
+    d = recorder.row_input("d", load.format("d"))
+    result = recorder.operand(formula(recorder, None, y, d, -1))
+    store = "(float)" if element == "float" else ""
+    loop = ["XACT_ROW_LOOP(i, n) {", *recorder.inputs, *recorder.elements]
+    loop.append(f"outrow[i] = {store}{result};")
+    recorder.body.append("#pragma omp simd")
+    recorder.body.append("\n        ".join(loop) + "\n    }")
+    body = "\n".join(f"    {line}" for line in recorder.body)
+    return (
+        f"XACT_ROW void xact_{name}(const {element} *restrict yrow,\n"
+        f"    const {element} *restrict drow, {element} *restrict outrow, long n)\n"
+        f"{{\n{body}\n}}\n"
+    )

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from ..._math import softmax
+from ..._math import derivatives, softmax
 from ..._math.catalogue import DEFINITIONS, definition
 from ..._math.derivatives_wide import wide_vjp
 from ..._math.elementwise_wide import WIDE_VALUES
@@ -35,11 +35,13 @@ __all__ = [
     "FIXED",
     "FIXED64",
     "ROWS",
+    "ROW_VJPS",
     "Kernel",
     "Row",
     "c_source",
     "find",
     "find_row",
+    "find_row_vjp",
     "kernels",
     "rows",
 ]
@@ -337,6 +339,44 @@ class Row:
         )
 
 
+@dataclass(frozen=True)
+class RowVjp:
+    """The backward pass of a softmax-family row function, from its output
+    and the incoming gradient: float32 elements computed in double and
+    rounded once, float64 with compensated sums."""
+
+    function: str
+    float64: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"{self.function}_vjp_row{'64' if self.float64 else ''}"
+
+    def source(self) -> str:
+        from .record import c_row_vjp_function
+
+        formula = getattr(derivatives, f"{self.function}_vjp")
+        element = "double" if self.float64 else "float"
+        return c_row_vjp_function(self.name, formula, element=element)
+
+
+# every row backward kernel, float32 then float64, in C table order
+ROW_VJPS: tuple[RowVjp, ...] = tuple(
+    RowVjp(function, float64)
+    for float64 in (False, True)
+    for function in ("softmax", "log_softmax", "softmin")
+)
+
+
+def find_row_vjp(function: str, float64: bool = False) -> int | None:
+    """The index of the row backward kernel of ``function`` (None: none)."""
+    table = [v for v in ROW_VJPS if v.float64 == float64]
+    try:
+        return table.index(RowVjp(function, float64))
+    except ValueError:
+        return None
+
+
 _ROW_FUNCTIONS = (
     ("softmax", False),
     ("softmax", True),
@@ -386,6 +426,8 @@ HEADER = """\
  * combine the partial results, and XACT_ROW_STORE writes a row's one
  * result; in C one thread has them all, so these are empty (the store is
  * the statement), and a CUDA block defines them as block-wide reductions.
+ * XACT_ROW_VJP_KERNELS and XACT_ROW_VJP64_KERNELS list their backward
+ * passes, K(name): from the output y and the gradient d, a row at a time.
  */
 #ifndef XACT_KERNEL
 #define XACT_KERNEL static inline
@@ -430,11 +472,15 @@ def c_source() -> str:
     """The generated C source of every kernel (``kernels.h``)."""
     parts = [HEADER, *(kernel.source() for kernel in kernels())]
     parts += [row.source() for row in ROWS]
+    parts += [vjp.source() for vjp in ROW_VJPS]
     for float64 in (False, True):
         lines = [f"#define XACT_ROW{'64' if float64 else ''}_KERNELS(K)"]
         for row in rows(float64):
             outputs = "ROW_ONE" if row.reduces else "ROW_ELEMENTS"
             lines.append(f"    K({row.name}, {outputs})")
+        parts.append(" \\\n".join(lines) + "\n")
+        lines = [f"#define XACT_ROW_VJP{'64' if float64 else ''}_KERNELS(K)"]
+        lines += [f"    K({v.name})" for v in ROW_VJPS if v.float64 == float64]
         parts.append(" \\\n".join(lines) + "\n")
     for direction in DIRECTIONS:
         for float64 in (False, True):
