@@ -740,13 +740,75 @@ def rows(
         return chunked.map_chunks(
             xp, block, arrays, x.dtype, function=function, axis=axis
         )
+    if (
+        _enabled
+        and is_torch(xp)
+        and x.is_cpu
+        and torch_autograd_records(x)
+        and _torch_kernel_serves(x)
+        and function in _ROW_VJP_FUNCTIONS
+    ):
+        # autograd: the row kernels forward and backward (the composed
+        # derivative depended on the memory layout, down to the sign of zero)
+        return _rows_function().apply(x, mask, function, axis)
     result = compiled_rows(xp, function, x, mask, axis)
     if result is not None:
         return result
+    return _composed_rows(xp, function, x, mask, axis)
+
+
+def _composed_rows(
+    xp: Namespace, function: str, x: Array, mask: Array | None, axis: int
+) -> Array:
     math = getattr(softmax_math, f"{function}_math")
     if widens(xp, x):
         math = softmax_math.WIDENED[math]
     return evaluate_rows(xp, math, x, mask, axis)
+
+
+def torch_autograd_records(x: Array) -> bool:
+    """Reverse-mode autograd records on ``x`` (not forward-mode AD)."""
+    import torch
+
+    return torch.is_grad_enabled() and x.requires_grad and not _is_dual(x)
+
+
+@lru_cache(maxsize=1)
+def _rows_function() -> Any:
+    import torch
+
+    class RowsFunction(torch.autograd.Function):
+        """The softmax family on a CPU tensor under autograd: the row
+        kernels forward and backward; a double backward differentiates the
+        composed math."""
+
+        @staticmethod
+        def forward(x: Any, mask: Any, function: str, axis: int) -> Any:
+            xp = _namespace("torch")
+            y = compiled_rows(xp, function, x.detach(), mask, axis)
+            return _composed_rows(xp, function, x, mask, axis) if y is None else y
+
+        @staticmethod
+        def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
+            x, mask, function, axis = inputs
+            ctx.save_for_backward(x, output)
+            ctx.mask, ctx.function, ctx.axis = mask, function, axis
+
+        @staticmethod
+        def backward(ctx: Any, d: Any) -> tuple[Any, None, None, None]:
+            x, y = ctx.saved_tensors
+            xp = _namespace("torch")
+            vjp = definition(ctx.function).vjp
+            if torch.is_grad_enabled():  # create_graph: differentiable
+                y = _composed_rows(xp, ctx.function, x, ctx.mask, ctx.axis)
+                return vjp(xp, x, y, d, axis=ctx.axis), None, None, None
+            d = d.to(y.dtype)
+            result = compiled_rows_vjp(xp, ctx.function, y, d, ctx.axis)
+            if result is None:
+                result = vjp(xp, x, y, d, axis=ctx.axis)
+            return result, None, None, None
+
+    return RowsFunction
 
 
 def rows_vjp(
