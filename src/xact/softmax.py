@@ -1,13 +1,6 @@
-"""The softmax family: softmax, log_softmax, softmin, logsumexp.
-
-All four share one stable core (:func:`shifted_exponentials`): the maximum is
-subtracted with an error-free TwoSum and the lost low part re-enters as
-``exp(hi) * (1 + lo)``, so an element's error does not grow with its distance
-from the maximum (PyTorch, JAX and SciPy lose 28-127 ULP on logits in
-[-100, 100]). The sum is split into the maxima (each contributing exactly 1)
-and the rest, so ``log`` of it is ``log1p(rest)``: log_softmax of the dominant
-entry keeps its relative accuracy when the others are tiny.
-"""
+"""The softmax family: softmax, log_softmax, softmin, logsumexp (the public,
+validating layer; the math, its stable core and why it is so, is
+:mod:`xact._math.softmax`)."""
 
 from __future__ import annotations
 

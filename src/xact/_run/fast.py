@@ -391,22 +391,25 @@ def vjp(
     Cubed map their chunks through this route for NumPy."""
     if _enabled and chunked.numpy_chunks(xp, x, y, d):
         items = tuple(params.items())
-        try:
-            return chunked.map_chunks(
-                xp,
-                chunked.vjp_block,
-                (x, y, d),
-                x.dtype,
-                function=name,
-                vjp=generic,
-                params=items,
-            )
-        except ValueError:  # chunks that do not line up: the composed graph
-            pass
+        block = chunked.vjp_block
+        mapped = _mapped(xp, block, (x, y, d), function=name, vjp=generic, params=items)
+        if mapped is not None:
+            return mapped
     result = compiled_vjp(xp, name, x, d, params)
     if result is not None:
         return result
     return evaluate(xp, backward_for(xp, name, generic, x, params), (x, y, d), params)
+
+
+def _mapped(
+    xp: Namespace, block: Math, arrays: tuple[Array, ...], **kwargs: Any
+) -> Array | None:
+    """``block`` mapped over the chunks of ``arrays`` (their first's dtype),
+    or None where the chunks do not line up (the composed graph runs)."""
+    try:
+        return chunked.map_chunks(xp, block, arrays, arrays[0].dtype, **kwargs)
+    except ValueError:
+        return None
 
 
 # --- numpy float32: the compiled kernels -------------------------------------
@@ -670,16 +673,23 @@ def compiled_rows(
     def run(start: int, stop: int) -> None:
         kernel(index, source, where, out, n, start, stop)
 
-    if source.size < KERNEL_THREADED or _threads() == 1 or rows < 2:
-        run(0, rows)
-    else:
-        _in_parallel(rows, max(1, KERNEL_THREADED // 2 // max(n, 1)), run)
+    _over_rows(source.size, rows, n, run)
     if reduces and not keepdims:
         return out[..., 0]
     return np.moveaxis(out, -1, axis)
 
 
 _ROW_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _over_rows(size: int, rows: int, n: int, run: Callable[[int, int], None]) -> None:
+    """``run(start, stop)`` over ``rows`` rows of ``n`` (``size`` elements):
+    on this thread below :data:`KERNEL_THREADED`, else blocks of rows over
+    the pool."""
+    if size < KERNEL_THREADED or _threads() == 1 or rows < 2:
+        run(0, rows)
+    else:
+        _in_parallel(rows, max(1, KERNEL_THREADED // 2 // max(n, 1)), run)
 
 
 def _cuda_rows(
@@ -827,18 +837,10 @@ def rows_vjp(
     if function not in _ROW_VJP_FUNCTIONS:
         return generic(xp, x, y, d, axis=axis)
     if _enabled and chunked.numpy_chunks(xp, y, d) and y.numblocks[axis] == 1:
-        try:
-            return chunked.map_chunks(
-                xp,
-                chunked.rows_vjp_block,
-                (y, d),
-                y.dtype,
-                function=function,
-                vjp=generic,
-                axis=axis,
-            )
-        except ValueError:  # chunks that do not line up: the composed graph
-            pass
+        block = chunked.rows_vjp_block
+        mapped = _mapped(xp, block, (y, d), function=function, vjp=generic, axis=axis)
+        if mapped is not None:
+            return mapped
     result = compiled_rows_vjp(xp, function, y, d, axis)
     if result is not None:
         return result
@@ -885,10 +887,7 @@ def compiled_rows_vjp(
     def run(start: int, stop: int) -> None:
         kernel(index, output, gradient, out, n, start, stop)
 
-    if output.size < KERNEL_THREADED or _threads() == 1 or rows < 2:
-        run(0, rows)
-    else:
-        _in_parallel(rows, max(1, KERNEL_THREADED // 2 // max(n, 1)), run)
+    _over_rows(output.size, rows, n, run)
     return np.moveaxis(out, -1, axis)
 
 

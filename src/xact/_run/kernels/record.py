@@ -447,16 +447,24 @@ def c_row_function(
     if reduces:
         recorder.body.append(f"XACT_ROW_STORE(yrow[0] = {store}{result});")
     else:
-        loop = ["XACT_ROW_LOOP(i, n) {", *recorder.inputs, *recorder.elements]
-        loop.append(f"yrow[i] = {store}{result};")
-        recorder.body.append("#pragma omp simd")
-        recorder.body.append("\n        ".join(loop) + "\n    }")
-    body = "\n".join(f"    {line}" for line in recorder.body)
-    return (
-        f"XACT_ROW void xact_{name}(const {element} *restrict xrow,\n"
-        f"    const unsigned char *restrict wrow, {element} *restrict yrow, long n)\n"
-        f"{{\n{body}\n}}\n"
+        _last_pass(recorder, f"yrow[i] = {store}{result};")
+    arguments = (
+        f"const {element} *restrict xrow,\n"
+        f"    const unsigned char *restrict wrow, {element} *restrict yrow, long n"
     )
+    return _row_source(name, arguments, recorder)
+
+
+def _last_pass(recorder: Recorder, store: str) -> None:
+    """The pass over the row that computes and stores each element."""
+    loop = ["XACT_ROW_LOOP(i, n) {", *recorder.inputs, *recorder.elements, store]
+    recorder.body.append("#pragma omp simd")
+    recorder.body.append("\n        ".join(loop) + "\n    }")
+
+
+def _row_source(name: str, arguments: str, recorder: Recorder) -> str:
+    body = "\n".join(f"    {line}" for line in recorder.body)
+    return f"XACT_ROW void xact_{name}({arguments})\n{{\n{body}\n}}\n"
 
 
 def c_row_vjp_function(
@@ -472,13 +480,9 @@ def c_row_vjp_function(
     d = recorder.row_input("d", load.format("d"))
     result = recorder.operand(formula(recorder, None, y, d, -1))
     store = "(float)" if element == "float" else ""
-    loop = ["XACT_ROW_LOOP(i, n) {", *recorder.inputs, *recorder.elements]
-    loop.append(f"outrow[i] = {store}{result};")
-    recorder.body.append("#pragma omp simd")
-    recorder.body.append("\n        ".join(loop) + "\n    }")
-    body = "\n".join(f"    {line}" for line in recorder.body)
-    return (
-        f"XACT_ROW void xact_{name}(const {element} *restrict yrow,\n"
-        f"    const {element} *restrict drow, {element} *restrict outrow, long n)\n"
-        f"{{\n{body}\n}}\n"
+    _last_pass(recorder, f"outrow[i] = {store}{result};")
+    arguments = (
+        f"const {element} *restrict yrow,\n"
+        f"    const {element} *restrict drow, {element} *restrict outrow, long n"
     )
+    return _row_source(name, arguments, recorder)
