@@ -118,11 +118,12 @@ def test_infinities_nan_and_zeros_as_on_the_generic_path(kernels_on, case):
         np.testing.assert_array_equal(np.signbit(kernel[3:]), np.signbit(reference[3:]))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_an_element_has_the_same_bits_at_every_size_and_offset(kernels_on, case):
+def test_an_element_has_the_same_bits_at_every_size_and_offset(kernels_on, case, dtype):
     rng = np.random.default_rng(7)
-    x = (rng.standard_normal(1000) * 8).astype(np.float32)
-    d = rng.standard_normal(1000).astype(np.float32)
+    x = (rng.standard_normal(1000) * 8).astype(dtype)
+    d = rng.standard_normal(1000).astype(dtype)
     whole = value(case, x), vjp(case, x, d)
     for start, stop in [(0, 1), (1, 2), (3, 70), (63, 64), (64, 130), (5, 1000)]:
         part = value(case, x[start:stop]), vjp(case, x[start:stop], d[start:stop])
@@ -134,12 +135,15 @@ def test_an_element_has_the_same_bits_at_every_size_and_offset(kernels_on, case)
         np.testing.assert_array_equal(ours, reference[::3])
 
 
-def test_threaded_shares_give_the_bits_of_one_thread(kernels_on, monkeypatch):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_threaded_shares_give_the_bits_of_one_thread(kernels_on, monkeypatch, dtype):
     rng = np.random.default_rng(8)
-    x = (rng.standard_normal(3 * _fast.KERNEL_THREADED + 17) * 8).astype(np.float32)
-    threaded = xact.gelu(x), xact.mish(x)
+    x = (rng.standard_normal(3 * _fast.KERNEL_THREADED + 17) * 8).astype(dtype)
+    d = rng.standard_normal(x.shape).astype(dtype)
+    silu = next(c for c in CASES if c.name == "silu")
+    threaded = xact.gelu(x), xact.mish(x), vjp(silu, x, d)
     monkeypatch.setenv("XACT_NUM_THREADS", "1")
-    single = xact.gelu(x), xact.mish(x)
+    single = xact.gelu(x), xact.mish(x), vjp(silu, x, d)
     for ours, reference in zip(threaded, single, strict=True):
         np.testing.assert_array_equal(ours, reference)
 
