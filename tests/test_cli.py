@@ -68,7 +68,7 @@ def test_info_lists_every_backend():
     for name in ("numpy", "array_api_strict", "torch", "jax", "dask", "cubed", "cupy"):
         assert f"  {name} " in out
     assert "usable on cpu" in out
-    assert "fast paths on; CPU kernels (NumPy float32): " in out
+    assert "fast paths on; CPU kernels (NumPy, torch CPU): " in out
 
 
 @pytest.mark.parametrize("command", ["info", "check", "spiral", "bench"])

@@ -727,7 +727,7 @@ def test_the_wheel_passes_xact_check_in_a_fresh_environment(tmp_path):
         text=True,
         cwd=tmp_path,
     )
-    assert "CPU kernels (NumPy float32): compiled" in info.stdout
+    assert "CPU kernels (NumPy, torch CPU): compiled" in info.stdout
 
 
 # --- float64: the kernels proven there ---------------------------------------

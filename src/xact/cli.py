@@ -248,7 +248,7 @@ def info(args: argparse.Namespace) -> int:
             line = start + f"not usable: {status.reason}"
         print(line if args.wide else _clip(line, WIDTH))
     paths = "on" if fast_paths_enabled() else "off (XACT_FAST_PATHS=0)"
-    line = f"fast paths {paths}; CPU kernels (NumPy float32): {cpu_status()}"
+    line = f"fast paths {paths}; CPU kernels (NumPy, torch CPU): {cpu_status()}"
     print(line if args.wide else _clip(line, WIDTH))
     line = f"CUDA kernels (CuPy, torch CUDA): {cuda_status()}"
     print(line if args.wide else _clip(line, WIDTH))

@@ -1,33 +1,37 @@
 """Fast paths: how each backend evaluates xact's one definition of the math.
 
-The Array API implementation (:mod:`xact._math.elementwise`,
-:mod:`xact._math.derivatives`) is the definition of every function and the path
-for every library without an entry here. A fast path changes how that same
-math is scheduled, never what it computes, so its results are bit for bit
-those of the generic path (``tests/test_fast_paths.py`` checks it):
+The Array API implementation (:mod:`xact._math`) is the definition of every
+function and the path for every library without an entry here. One route
+per direction (:func:`value`, :func:`vjp`, :func:`rows`, :func:`rows_vjp`,
+:func:`logsumexp_rows`) chooses, per call:
 
-=========  ==================================================================
-backend    fast path
-=========  ==================================================================
-numpy      chunked: large arrays are evaluated in chunks of ``CHUNK``
-           elements (the softmax family: blocks of rows), whose temporaries
-           stay in cache, written into one output buffer that xact
-           allocates, the chunks spread over a small thread pool (NumPy's
-           ufuncs release the GIL). Peak memory is the output plus a few
-           chunks, not tens of temporaries of the input's size.
-torch      chunked on the CPU, one chunk after another (PyTorch spreads each
-           operation over its threads), when no autograd graph is recorded;
-           CUDA tensors and tensors that require grad take the generic path.
-jax        compiled: eager calls run the math under ``jax.jit``, compiled
-           once per function, parameters and input type (XLA fuses the
-           elementwise operations into one kernel). Inside a caller's own
-           ``jax.jit`` the math is traced as it is.
-float32    widened: on a device with float64, a float32 input's value (on
-           the backends above) and its derivative (everywhere) are computed
-           in float64 by the plain formulas and rounded once
-           (:mod:`xact._math.elementwise_wide`, :mod:`xact._math.derivatives_wide`),
-           a few float64 operations instead of dozens of float32 ones.
-=========  ==================================================================
+==========  =================================================================
+backend     fast path
+==========  =================================================================
+kernels     NumPy arrays and PyTorch CPU tensors (CuPy arrays and CUDA
+            tensors through NVRTC): the math recorded into C
+            (:mod:`xact._run.kernels`), float32 and the half types through
+            the wide formulas, float64 through the exact math itself; the
+            softmax family and its backward by row kernels on any axis.
+torch       autograd, torch.func and forward-mode AD through an autograd
+            Function (xact's derivative); torch.compile through registered
+            operators (:mod:`xact._run.torch_ops`); else chunked on the CPU.
+dask/cubed  each NumPy chunk through the NumPy route (:mod:`.chunked`).
+numpy       chunked: large arrays in chunks of ``CHUNK`` elements (the
+            softmax family: blocks of rows) over a small thread pool, into
+            one output buffer xact allocates, where no kernel serves.
+jax         compiled: eager calls run the math under ``jax.jit``, compiled
+            once per function, parameters and input type. Inside a caller's
+            own ``jax.jit`` the math is traced as it is.
+float32     widened: on a device with float64, a float32 input's value and
+            derivative are computed in float64 by the plain formulas and
+            rounded once (:mod:`xact._math.elementwise_wide`,
+            :mod:`xact._math.derivatives_wide`).
+==========  =================================================================
+
+The chunked and compiled paths compute what the generic path computes, bit
+for bit on NumPy (``tests/test_fast_paths.py``); the kernels and the
+widened formulas are held to the same bounds against mpmath.
 
 ``XACT_FAST_PATHS=0`` in the environment, or :func:`use_fast_paths` with
 ``False``, switches them off, so the test suite runs both ways;
@@ -97,8 +101,9 @@ __all__ = [
 ]
 
 FAST_PATHS = {
-    "numpy": "chunked",
-    "torch": "chunked (CPU, no autograd)",
+    "numpy": "kernels (float32, float64, float16), else chunked",
+    "torch": "kernels (CPU; autograd, torch.func, torch.compile: xact's derivative)",
+    "dask/cubed": "NumPy chunks through the NumPy path",
     "jax": "compiled",
     "float32": "widened to float64",
 }
