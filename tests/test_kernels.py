@@ -367,6 +367,34 @@ def test_torch_compile_takes_xacts_derivative(kernels_on, torch, name, dtype):
     )
 
 
+def test_the_kernels_take_torchs_thread_count_for_tensors(
+    kernels_on, torch, monkeypatch
+):
+    # a tensor's kernels use torch.get_num_threads(), not xact's pool size
+    seen = []
+    original = _fast._in_parallel
+
+    def counting(size, chunk, run):
+        seen.append(_fast._threads())
+        original(size, chunk, run)
+
+    monkeypatch.setattr(_fast, "_in_parallel", counting)
+    monkeypatch.setenv("XACT_NUM_THREADS", "2")
+    x = torch.linspace(-3.0, 3.0, 3 * _fast.KERNEL_THREADED)
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = xact.gelu(x)
+        torch.set_num_threads(2)
+        two = xact.gelu(x)
+    finally:
+        torch.set_num_threads(previous)
+    assert seen == [2]  # one thread ran it alone: no pool
+    torch.testing.assert_close(one, two, rtol=0, atol=0)
+    xact.gelu(x.numpy())
+    assert seen == [2, 2]  # a NumPy array: XACT_NUM_THREADS
+
+
 def test_torch_tensors_without_grad_are_zero_copy_inputs(kernels_on, torch):
     x = torch.linspace(-3.0, 3.0, 1000)
     y = xact.mish(x)

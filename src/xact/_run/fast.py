@@ -189,8 +189,9 @@ def _pool() -> ThreadPoolExecutor:
 
 
 def _threads() -> int:
-    if getattr(_LOCAL, "one_thread", False):
-        return 1
+    asked = getattr(_LOCAL, "threads", 0)
+    if asked:
+        return int(asked)
     return int(os.environ.get("XACT_NUM_THREADS", "0")) or os.cpu_count() or 1
 
 
@@ -198,15 +199,21 @@ _LOCAL = threading.local()
 
 
 @contextmanager
-def one_thread() -> Iterator[None]:
-    """A ``with`` block in which xact's NumPy work stays on the calling
-    thread (a Dask or Cubed task: the engine runs a task per core)."""
-    previous = getattr(_LOCAL, "one_thread", False)
-    _LOCAL.one_thread = True
+def threads(count: int) -> Iterator[None]:
+    """A ``with`` block in which xact's kernels on this thread use ``count``
+    threads (PyTorch tensors: ``torch.get_num_threads()``)."""
+    previous = getattr(_LOCAL, "threads", 0)
+    _LOCAL.threads = max(1, count)
     try:
         yield
     finally:
-        _LOCAL.one_thread = previous
+        _LOCAL.threads = previous
+
+
+def one_thread() -> Any:
+    """A ``with`` block in which xact's NumPy work stays on the calling
+    thread (a Dask or Cubed task: the engine runs a task per core)."""
+    return threads(1)
 
 
 def _forget_pools() -> None:
@@ -482,7 +489,10 @@ def lane(name: str, x: Array, params: dict[str, Any]) -> Array | None:
         return None  # autograd, a transform or a trace: the general path
     import torch
 
-    return torch.from_numpy(_value(kernel, x.numpy()))
+    if x.numel() < KERNEL_THREADED:  # one thread whatever the setting
+        return torch.from_numpy(_value(kernel, x.numpy()))
+    with threads(torch.get_num_threads()):
+        return torch.from_numpy(_value(kernel, x.numpy()))
 
 
 def compiled_vjp(
@@ -650,14 +660,15 @@ def compiled_rows(
 
         if not _torch_kernel_serves(x) or _torch_recorded(x):
             return None
-        out = compiled_rows(
-            _namespace("numpy"),
-            function,
-            _as_numpy(x),
-            None if mask is None else _as_numpy(mask),
-            axis,
-            keepdims,
-        )
+        with threads(torch.get_num_threads()):
+            out = compiled_rows(
+                _namespace("numpy"),
+                function,
+                _as_numpy(x),
+                None if mask is None else _as_numpy(mask),
+                axis,
+                keepdims,
+            )
         return None if out is None else torch.from_numpy(out)
     if not is_numpy(xp) or x.dtype not in _ROW_DTYPES:
         return None
@@ -873,9 +884,9 @@ def compiled_rows_vjp(
         served = all(_torch_kernel_serves(a) and a.is_cpu for a in (y, d))
         if not served or _torch_recorded(y) or _torch_recorded(d):
             return None
-        out = compiled_rows_vjp(
-            _namespace("numpy"), function, _as_numpy(y), _as_numpy(d), axis
-        )
+        with threads(torch.get_num_threads()):
+            numpy = _namespace("numpy")
+            out = compiled_rows_vjp(numpy, function, _as_numpy(y), _as_numpy(d), axis)
         return None if out is None else torch.from_numpy(out)
     if not is_numpy(xp) or y.dtype not in _ROW_DTYPES:
         return None
@@ -1017,12 +1028,15 @@ def _torch_run(kernel: Kernel, *tensors: Array) -> Array:
         # the 16-bit patterns (a bfloat16 tensor has no NumPy view)
         source = x.detach().contiguous()
         out = torch.empty_like(source)
-        bits = _value(kernel, source.view(torch.int16).numpy())
+        with threads(torch.get_num_threads()):
+            bits = _value(kernel, source.view(torch.int16).numpy())
         out.view(torch.int16).copy_(torch.from_numpy(bits))
         return out
-    if len(tensors) == 2:
-        return torch.from_numpy(_vjp(kernel, _as_numpy(x), _as_numpy(tensors[1])))
-    return torch.from_numpy(_value(kernel, _as_numpy(x)))
+    with threads(torch.get_num_threads()):  # PyTorch's setting for tensors
+        if len(tensors) == 2:
+            d = _as_numpy(tensors[1])
+            return torch.from_numpy(_vjp(kernel, _as_numpy(x), d))
+        return torch.from_numpy(_value(kernel, _as_numpy(x)))
 
 
 def _is_dual(x: Array) -> bool:
