@@ -1273,59 +1273,6 @@ XACT_KERNEL double xact_identity_vjp(double x, double d)
     return t1;
 }
 
-XACT_KERNEL double xact_celu_alpha_1_vjp_exact(double x, double d)
-{
-    const double t0 = xact_maximum_bounded(x, (-800.0));
-    const double t1 = xact_minimum_bounded(t0, 0.0);
-    const double t2 = t1 * 1.0;
-    const double t3 = t2 / 1.0;
-    const double t4 = 134217729.0 * t3;
-    const double t5 = t4 - t3;
-    const double t6 = t4 - t5;
-    const double t7 = t3 - t6;
-    const double t8 = t3 * 1.0;
-    const double t9 = t6 * 1.0;
-    const double t10 = t9 - t8;
-    const double t11 = t6 * 0.0;
-    const double t12 = t10 + t11;
-    const double t13 = t7 * 1.0;
-    const double t14 = t12 + t13;
-    const double t15 = t7 * 0.0;
-    const double t16 = t14 + t15;
-    const double t17 = t3 * 0.0;
-    const double t18 = t16 + t17;
-    const double t19 = t2 - t8;
-    const double t20 = t19 - t18;
-    const double t21 = t20 - t17;
-    const double t22 = t21 / 1.0;
-    const int t23 = x > 0.0;
-    const double t24 = xact_minimum_bounded(t3, (-670.3527651431469));
-    const double t25 = xact_maximum_bounded(t24, (-928.0));
-    const double t26 = xact_minimum_bounded(t25, 0.0);
-    const double t27 = 88.722839111673 + t26;
-    const double t28 = t27 - 88.722839111673;
-    const double t29 = t27 - t28;
-    const double t30 = 88.722839111673 - t29;
-    const double t31 = t26 - t28;
-    const double t32 = t30 + t31;
-    const double t33 = t22 + 2.9683799217232634e-15;
-    const double t34 = t32 + t33;
-    const double t35 = exp(t27);
-    const double t36 = t35 * t34;
-    const double t37 = t35 + t36;
-    const double t38 = d * t37;
-    const double t39 = t38 * 2.938735877055719e-39;
-    const double t40 = xact_minimum_bounded(t3, 0.0);
-    const double t41 = exp(t40);
-    const int t42 = t3 < (-670.3527651431469);
-    const double t43 = t41 * t22;
-    const double t44 = t41 + t43;
-    const double t45 = d * t44;
-    const double t46 = t42 ? t39 : t45;
-    const double t47 = t23 ? d : t46;
-    return t47;
-}
-
 XACT_KERNEL double xact_gelu_approximate_none_vjp_exact(double x, double d)
 {
     const double t0 = xact_maximum_bounded(x, (-64.0));
@@ -2216,73 +2163,6 @@ XACT_KERNEL double xact_mish_vjp_exact(double x, double d)
     const double t127 = t126 ? t123 : t78;
     const double t128 = d * t127;
     return t128;
-}
-
-XACT_KERNEL double xact_softplus_beta_1_vjp_exact(double x, double d)
-{
-    const double t0 = xact_maximum_bounded(x, (-800.0));
-    const double t1 = xact_minimum_bounded(t0, 800.0);
-    const double t2 = 134217729.0 * t1;
-    const double t3 = t2 - t1;
-    const double t4 = t2 - t3;
-    const double t5 = t1 - t4;
-    const double t6 = t1 * 1.0;
-    const double t7 = t4 * 1.0;
-    const double t8 = t7 - t6;
-    const double t9 = t4 * 0.0;
-    const double t10 = t8 + t9;
-    const double t11 = t5 * 1.0;
-    const double t12 = t10 + t11;
-    const double t13 = t5 * 0.0;
-    const double t14 = t12 + t13;
-    const double t15 = t1 * 0.0;
-    const double t16 = t14 + t15;
-    const int t17 = t6 >= 0.0;
-    const double t18 = -t6;
-    const double t19 = t17 ? t18 : t6;
-    const double t20 = -t16;
-    const double t21 = t17 ? t20 : t16;
-    const double t22 = exp(t19);
-    const double t23 = t22 * t21;
-    const double t24 = t22 + t23;
-    const double t25 = 1.0 + t24;
-    const double t26 = t25 - 1.0;
-    const double t27 = t25 - t26;
-    const double t28 = 1.0 - t27;
-    const double t29 = t24 - t26;
-    const double t30 = t28 + t29;
-    const double t31 = t30 / t25;
-    const double t32 = 1.0 / t25;
-    const double t33 = xact_minimum_bounded(t6, 0.0);
-    const double t34 = t16 - t31;
-    const double t35 = xact_minimum_bounded(t33, (-670.3527651431469));
-    const double t36 = xact_maximum_bounded(t35, (-928.0));
-    const double t37 = xact_minimum_bounded(t36, 0.0);
-    const double t38 = 88.722839111673 + t37;
-    const double t39 = t38 - 88.722839111673;
-    const double t40 = t38 - t39;
-    const double t41 = 88.722839111673 - t40;
-    const double t42 = t37 - t39;
-    const double t43 = t41 + t42;
-    const double t44 = t34 + 2.9683799217232634e-15;
-    const double t45 = t43 + t44;
-    const double t46 = exp(t38);
-    const double t47 = t46 * t45;
-    const double t48 = t46 + t47;
-    const double t49 = t32 * t48;
-    const double t50 = t49 * 2.938735877055719e-39;
-    const double t51 = xact_minimum_bounded(t33, 0.0);
-    const double t52 = exp(t51);
-    const int t53 = t33 < (-670.3527651431469);
-    const double t54 = t52 * t34;
-    const double t55 = t52 + t54;
-    const double t56 = t32 * t55;
-    const double t57 = t53 ? t50 : t56;
-    const double t58 = t32 * t31;
-    const double t59 = t32 - t58;
-    const double t60 = t17 ? t59 : t57;
-    const double t61 = d * t60;
-    return t61;
 }
 
 XACT_KERNEL double xact_softsign_vjp_exact(double x, double d)
@@ -3681,6 +3561,8 @@ XACT_ROW void xact_softmin_vjp_row64(const double *restrict yrow,
     K(leaky_relu_vjp, (v, d, p[0])) \
     K(elu_vjp, (v, d, p[0])) \
     K(selu_vjp, (v, d)) \
+    K(celu_vjp, (v, d, p[0])) \
+    K(softplus_vjp, (v, d, p[0])) \
     K(sigmoid_vjp, (v, d)) \
     K(log_sigmoid_vjp, (v, d)) \
     K(hard_sigmoid_vjp, (v, d)) \
@@ -3690,12 +3572,10 @@ XACT_ROW void xact_softmin_vjp_row64(const double *restrict yrow,
     K(hard_shrink_vjp, (v, d, p[0])) \
     K(soft_shrink_vjp, (v, d, p[0])) \
     K(identity_vjp, (v, d)) \
-    K(celu_alpha_1_vjp_exact, (v, d)) \
     K(gelu_approximate_none_vjp_exact, (v, d)) \
     K(gelu_approximate_tanh_vjp_exact, (v, d)) \
     K(silu_vjp_exact, (v, d)) \
     K(mish_vjp_exact, (v, d)) \
-    K(softplus_beta_1_vjp_exact, (v, d)) \
     K(softsign_vjp_exact, (v, d)) \
     K(tanh_shrink_vjp_exact, (v, d)) \
     K(squareplus_b_4_vjp_exact, (v, d))

@@ -27,7 +27,7 @@ from typing import Any
 
 from ..._math import derivatives, softmax
 from ..._math.catalogue import DEFINITIONS, definition
-from ..._math.derivatives_wide import wide_vjp
+from ..._math.derivatives_wide import plain_in_float64, wide_vjp
 from ..._math.elementwise_wide import WIDE_VALUES
 
 __all__ = [
@@ -97,9 +97,16 @@ FLOAT64: Mapping[str, frozenset[str]] = {
             "hard_shrink",
             "soft_shrink",
             "identity",
+            # where beta (alpha) is a power of two, as at the defaults
+            "softplus",
+            "celu",
         }
     ),
 }
+
+# the wide float64 derivatives accurate only where the parameter scales x
+# exactly (xact._math.derivatives_wide.plain_in_float64)
+PLAIN_WHEN_EXACT_SCALE = frozenset({"softplus", "celu"})
 
 
 # The float64 kernels recorded from the generic path's exact math, for the
@@ -124,11 +131,9 @@ EXACT64: Mapping[str, frozenset[str]] = {
     ),
     "vjp": frozenset(
         {
-            "celu",
             "gelu",
             "silu",
             "mish",
-            "softplus",
             "softsign",
             "tanh_shrink",
             "squareplus",
@@ -140,7 +145,7 @@ EXACT64: Mapping[str, frozenset[str]] = {
 # beta == 1, a power of two from frexp, a hypot of sqrt(b)): a float64 kernel
 # per setting, tried in order; other values run the generic path
 FIXED64: Mapping[str, tuple[dict[str, Any], ...]] = {
-    "celu": ({"alpha": 1.0},),
+    "celu": ({"alpha": 1.0},),  # the value (the derivative: the wide table)
     "gelu": ({"approximate": "none"}, {"approximate": "tanh"}),
     "softplus": ({"beta": 1.0},),
     "squareplus": ({"b": 4.0},),
@@ -293,8 +298,12 @@ def find(
     run-time arguments; None for a function without one (in float64: one
     not proven there)."""
     for index, kernel in _by_function(function, direction, float64):
-        if kernel.matches(params):
-            return index, kernel, tuple(float(params[p]) for p in kernel.parameters)
+        if not kernel.matches(params):
+            continue
+        plain = not kernel.exact and function in PLAIN_WHEN_EXACT_SCALE
+        if float64 and plain and not plain_in_float64(function, dict(params)):
+            return None  # a scale that is no power of two: the generic path
+        return index, kernel, tuple(float(params[p]) for p in kernel.parameters)
     return None
 
 
