@@ -34,10 +34,6 @@ FLAGS = [
     "-fno-math-errno",  # exp & co. may be vectorized
     "-fno-trapping-math",  # where(c, a, b) may evaluate both sides
     "-ffp-contract=off",  # no fused multiply-add: every clone rounds alike
-    # gcc 12's partial redundancy elimination turns a per-row condition into
-    # an int select that its vectorizer then refuses: the float64 row loops
-    # stayed scalar (softmax at 1e6: 9.8 ms on one thread); clang ignores it
-    "-fno-tree-pre",
 ]
 
 PROBE = r"""
