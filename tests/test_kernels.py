@@ -714,6 +714,66 @@ def test_torch_autograd_through_rows_is_layout_independent(
         np.testing.assert_array_equal(results[0][1], layer.backward(upstream.numpy()))
 
 
+def test_masked_log_softmax_autograd_gives_masked_entries_no_part(kernels_on, torch):
+    # the backward from y alone summed the gradient over masked entries too
+    x = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
+    where = torch.tensor([[True, True, False, True]] * 3)
+    g = torch.arange(12, dtype=torch.float64).reshape(3, 4)
+    (ours,) = torch.autograd.grad(xact.log_softmax(x, where=where), x, g)
+    masked = x.masked_fill(~where, -float("inf"))
+    (reference,) = torch.autograd.grad(torch.log_softmax(masked, dim=-1), x, g)
+    torch.testing.assert_close(ours, reference)
+
+
+def test_row_backward_keeps_an_infinite_gradient_infinite(kernels_on):
+    # a compensated sum of an infinite term: its correction is NaN, the sum not
+    for dtype in (np.float32, np.float64):
+        layer = xact.LogSoftmax()
+        layer(np.array([[1.0, 2.0, 3.0]], dtype=dtype))
+        ours = layer.backward(np.array([[np.inf, 1.0, 2.0]], dtype=dtype))
+        # (NumPy warns of inf - inf there: the input is not finite)
+        with _fast.generic_path(), np.errstate(invalid="ignore"):
+            reference = layer.backward(np.array([[np.inf, 1.0, 2.0]], dtype=dtype))
+        np.testing.assert_array_equal(ours, reference)
+
+
+def test_the_compile_operators_pass_torchs_opcheck(kernels_on, torch):
+    # schema, fake tensors (contiguous, whatever the input's strides), autograd
+    x = torch.randn(8, 32, dtype=torch.float64).t()
+    d = torch.randn(32, 8, dtype=torch.float64)
+    for args in ((x, "gelu", [], "none"), (x, "softplus", [2.0], "")):
+        torch.library.opcheck(torch.ops.xact.value.default, args)
+    torch.library.opcheck(torch.ops.xact.vjp.default, (x, d, "silu", [], ""))
+
+
+def test_legacy_batched_gradients_take_the_composed_math(kernels_on, torch):
+    # is_grads_batched and jacobian(vectorize=True) batch with tensors NumPy
+    # cannot see: the composed math runs there, as before
+    x = torch.randn(3, 2, dtype=torch.float64)
+    for f in (lambda t: xact.softmax(t, axis=0), xact.tanh):
+        jacobian = torch.autograd.functional.jacobian(f, x, vectorize=True)
+        reference = torch.autograd.functional.jacobian(f, x)
+        torch.testing.assert_close(jacobian, reference)
+
+
+def test_the_operators_register_after_an_availability_check(tmp_path):
+    # importlib.util.find_spec("torch") before import torch used to take the
+    # finder away: the operators were never registered
+    import subprocess
+    import sys
+
+    pytest.importorskip("torch", reason="needs PyTorch")
+    script = (
+        "import importlib.util, sys, xact\n"
+        "importlib.util.find_spec('torch')\n"
+        "import torch\n"
+        "from xact._run import torch_ops\n"
+        "assert torch_ops.ready()\n"
+        "assert not any(type(f).__name__ == '_AfterTorch' for f in sys.meta_path)\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path)
+
+
 @pytest.mark.exhaustive  # an sdist, a wheel and a virtual environment: a minute
 def test_the_wheel_passes_xact_check_in_a_fresh_environment(tmp_path):
     import subprocess

@@ -45,14 +45,15 @@ def is_chunked(xp: Namespace) -> bool:
 
 
 def numpy_chunks(xp: Namespace, *arrays: Array | None) -> bool:
-    """Whether every array is a Dask or Cubed array of NumPy chunks, in
-    blocks of the same number along each axis."""
+    """Whether every array is a Dask or Cubed array of NumPy chunks, all in
+    the same chunks (Dask maps blocks of equal counts without aligning
+    them; an unknown size, NaN, never counts as equal)."""
     present = [a for a in arrays if a is not None]
     if not is_chunked(xp):
         return False
     if is_dask(xp) and not all(type(a._meta) is np.ndarray for a in present):
         return False
-    return all(a.numblocks == present[0].numblocks for a in present)
+    return all(a.chunks == present[0].chunks for a in present[1:])
 
 
 def map_chunks(

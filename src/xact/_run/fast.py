@@ -762,10 +762,9 @@ def rows(
     chunk through the NumPy path when the axis lies in one chunk."""
     if _enabled and chunked.numpy_chunks(xp, x, mask) and x.numblocks[axis] == 1:
         arrays = (x,) if mask is None else (x, mask)
-        block = chunked.rows_block
-        return chunked.map_chunks(
-            xp, block, arrays, x.dtype, function=function, axis=axis
-        )
+        mapped = _mapped(xp, chunked.rows_block, arrays, function=function, axis=axis)
+        if mapped is not None:
+            return mapped
     if (
         _enabled
         and is_torch(xp)
@@ -773,6 +772,9 @@ def rows(
         and torch_autograd_records(x)
         and _torch_kernel_serves(x)
         and function in _ROW_VJP_FUNCTIONS
+        # the backward from y alone: a mask zeroes masked entries' output
+        # (softmax) but not log_softmax's gradient, which then needs x
+        and (mask is None or function == "softmax")
     ):
         # autograd: the row kernels forward and backward (the composed
         # derivative depended on the memory layout, down to the sign of zero)
@@ -972,6 +974,8 @@ def _takes_xacts_derivative(x: Array) -> bool:
     if torch.utils._python_dispatch._get_current_dispatch_mode() is not None:
         return False
     functorch = torch._C._functorch
+    if functorch.is_legacy_batchedtensor(x):  # is_grads_batched: composed math
+        return False
     wrapped = functorch.is_functorch_wrapped_tensor(x) or (
         functorch.peek_interpreter_stack() is not None
     )
@@ -989,8 +993,10 @@ def _torch_traced(x: Array) -> bool:
     if torch.utils._python_dispatch._get_current_dispatch_mode() is not None:
         return True
     functorch = torch._C._functorch
-    return functorch.is_functorch_wrapped_tensor(x) or (
-        functorch.peek_interpreter_stack() is not None
+    return (
+        functorch.is_functorch_wrapped_tensor(x)
+        or functorch.is_legacy_batchedtensor(x)  # is_grads_batched, jacobian
+        or functorch.peek_interpreter_stack() is not None
     )
 
 

@@ -22,6 +22,7 @@ parameters, in the catalogue's order) and ``text`` (gelu's
 
 from __future__ import annotations
 
+import contextlib
 import importlib.abc
 import importlib.util
 import sys
@@ -63,13 +64,21 @@ def value(x: Any, function: str, numbers: list[float], text: str) -> Any:
     return _OPERATORS["value"](x, function, numbers, text)
 
 
+_FAILED: list[BaseException] = []  # a registration that failed: not again
+
+
 def register() -> None:
-    """Register ``xact::value`` and ``xact::vjp`` once (outside a trace)."""
-    if ready():
+    """Register ``xact::value`` and ``xact::vjp`` once (outside a trace).
+    Where PyTorch refuses, the composed math runs under torch.compile."""
+    if ready() or _FAILED:
         return
     with _LOCK:
-        if not ready():
+        if ready() or _FAILED:
+            return
+        try:
             _OPERATORS.update(_define())
+        except Exception as error:  # an older or stripped PyTorch
+            _FAILED.append(error)
 
 
 class _AfterTorch(importlib.abc.MetaPathFinder):
@@ -78,22 +87,28 @@ class _AfterTorch(importlib.abc.MetaPathFinder):
     def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
         if name != "torch":
             return None
-        if self in sys.meta_path:
-            sys.meta_path.remove(self)  # once, and the real finders find torch
-        spec = importlib.util.find_spec(name)
+        # the real finders find torch (this one stands aside meanwhile); it
+        # leaves sys.meta_path once torch has run, not at a mere find_spec
+        index = sys.meta_path.index(self) if self in sys.meta_path else 0
+        sys.meta_path.remove(self)
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            sys.meta_path.insert(index, self)
         loader = getattr(spec, "loader", None)
-        if loader is None or not hasattr(loader, "exec_module"):
+        run = getattr(loader, "exec_module", None)
+        if run is None:
             return spec
-        run = loader.exec_module
 
         def exec_module(module: Any) -> None:
             run(module)
-            try:
-                register()
-            except Exception:  # torch imports whatever happens; composed math
-                _OPERATORS.clear()
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
+            register()  # never raises: a failure leaves the composed math
 
-        loader.exec_module = exec_module
+        # a loader that refuses the attribute: torch imports as it is
+        with contextlib.suppress(AttributeError, TypeError):
+            loader.exec_module = exec_module  # type: ignore[union-attr]
         return spec
 
 
@@ -124,11 +139,12 @@ def _define() -> dict[str, Any]:
     ) -> torch.Tensor:
         params = decode(function, numbers, text)
         y = fast.value(_torch(), function, definition(function).math, x, params)
-        return y.clone() if y is x else y  # an operator returns a new tensor
+        # a new, contiguous tensor, as the fake implementation says
+        return y.clone() if y is x else y.contiguous()
 
     @value_op.register_fake
     def _(x: torch.Tensor, function: str, numbers: list[float], text: str) -> Any:
-        return torch.empty_like(x)
+        return torch.empty_like(x, memory_format=torch.contiguous_format)
 
     @torch.library.custom_op(
         "xact::vjp",
@@ -147,13 +163,13 @@ def _define() -> dict[str, Any]:
         (x32, d32), rounded_back = in_compute_dtype(_torch(), x, d)
         generic = definition(function).vjp
         result = fast.vjp(_torch(), function, generic, x32, None, d32, params)
-        return rounded_back(result)  # type: ignore[no-any-return]
+        return rounded_back(result).contiguous()  # type: ignore[no-any-return]
 
     @vjp_op.register_fake
     def _(
         x: torch.Tensor, d: torch.Tensor, function: str, numbers: list[float], text: str
     ) -> Any:
-        return torch.empty_like(x)
+        return torch.empty_like(x, memory_format=torch.contiguous_format)
 
     def value_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
         x, *arguments = inputs

@@ -2692,7 +2692,7 @@ XACT_ROW void xact_softmax_row64(const double *restrict xrow,
     }
     XACT_ROW_SUM(r1);
     XACT_ROW_SUM(c1);
-    const double t29 = r1 + c1;
+    const double t29 = fabs(r1) < INFINITY ? r1 + c1 : r1;
     const int t30 = t29 == 0.0;
     const double t31 = t30 ? 1.0 : t29;
     #pragma omp simd
@@ -2781,7 +2781,7 @@ XACT_ROW void xact_softmax_masked_row64(const double *restrict xrow,
     }
     XACT_ROW_SUM(r1);
     XACT_ROW_SUM(c1);
-    const double t30 = r1 + c1;
+    const double t30 = fabs(r1) < INFINITY ? r1 + c1 : r1;
     const int t31 = t30 == 0.0;
     const double t32 = t31 ? 1.0 : t30;
     #pragma omp simd
@@ -2870,7 +2870,7 @@ XACT_ROW void xact_log_softmax_row64(const double *restrict xrow,
     }
     XACT_ROW_SUM(r1);
     XACT_ROW_SUM(c1);
-    const double t31 = r1 + c1;
+    const double t31 = fabs(r1) < INFINITY ? r1 + c1 : r1;
     double r2 = 0.0, c2 = 0.0;
     #pragma omp simd reduction(+:r2, c2)
     XACT_ROW_LOOP(i, n) {
@@ -2906,7 +2906,7 @@ XACT_ROW void xact_log_softmax_row64(const double *restrict xrow,
     }
     XACT_ROW_SUM(r2);
     XACT_ROW_SUM(c2);
-    const double t33 = r2 + c2;
+    const double t33 = fabs(r2) < INFINITY ? r2 + c2 : r2;
     const int t34 = t31 > 0.0;
     const double t35 = t31 - 1.0;
     const double t36 = t35 + t33;
@@ -3006,7 +3006,7 @@ XACT_ROW void xact_log_softmax_masked_row64(const double *restrict xrow,
     }
     XACT_ROW_SUM(r1);
     XACT_ROW_SUM(c1);
-    const double t32 = r1 + c1;
+    const double t32 = fabs(r1) < INFINITY ? r1 + c1 : r1;
     double r2 = 0.0, c2 = 0.0;
     #pragma omp simd reduction(+:r2, c2)
     XACT_ROW_LOOP(i, n) {
@@ -3044,7 +3044,7 @@ XACT_ROW void xact_log_softmax_masked_row64(const double *restrict xrow,
     }
     XACT_ROW_SUM(r2);
     XACT_ROW_SUM(c2);
-    const double t34 = r2 + c2;
+    const double t34 = fabs(r2) < INFINITY ? r2 + c2 : r2;
     const int t35 = t32 > 0.0;
     const double t36 = t32 - 1.0;
     const double t37 = t36 + t34;
@@ -3142,7 +3142,7 @@ XACT_ROW void xact_softmin_row64(const double *restrict xrow,
     }
     XACT_ROW_SUM(r1);
     XACT_ROW_SUM(c1);
-    const double t30 = r1 + c1;
+    const double t30 = fabs(r1) < INFINITY ? r1 + c1 : r1;
     const int t31 = t30 == 0.0;
     const double t32 = t31 ? 1.0 : t30;
     #pragma omp simd
@@ -3230,7 +3230,7 @@ XACT_ROW void xact_logsumexp_row64(const double *restrict xrow,
     }
     XACT_ROW_SUM(r1);
     XACT_ROW_SUM(c1);
-    const double t31 = r1 + c1;
+    const double t31 = fabs(r1) < INFINITY ? r1 + c1 : r1;
     double r2 = 0.0, c2 = 0.0;
     #pragma omp simd reduction(+:r2, c2)
     XACT_ROW_LOOP(i, n) {
@@ -3266,7 +3266,7 @@ XACT_ROW void xact_logsumexp_row64(const double *restrict xrow,
     }
     XACT_ROW_SUM(r2);
     XACT_ROW_SUM(c2);
-    const double t33 = r2 + c2;
+    const double t33 = fabs(r2) < INFINITY ? r2 + c2 : r2;
     const int t34 = t31 > 0.0;
     const double t35 = t31 - 1.0;
     const double t36 = t35 + t33;
@@ -3373,7 +3373,7 @@ XACT_ROW void xact_softmax_vjp_row64(const double *restrict yrow,
     }
     XACT_ROW_SUM(r0);
     XACT_ROW_SUM(c0);
-    const double t1 = r0 + c0;
+    const double t1 = fabs(r0) < INFINITY ? r0 + c0 : r0;
     #pragma omp simd
     XACT_ROW_LOOP(i, n) {
         const double y = yrow[i];
@@ -3404,7 +3404,7 @@ XACT_ROW void xact_log_softmax_vjp_row64(const double *restrict yrow,
     }
     XACT_ROW_SUM(r0);
     XACT_ROW_SUM(c0);
-    const double t3 = r0 + c0;
+    const double t3 = fabs(r0) < INFINITY ? r0 + c0 : r0;
     #pragma omp simd
     XACT_ROW_LOOP(i, n) {
         const double y = yrow[i];
@@ -3435,7 +3435,7 @@ XACT_ROW void xact_softmin_vjp_row64(const double *restrict yrow,
     }
     XACT_ROW_SUM(r0);
     XACT_ROW_SUM(c0);
-    const double t1 = r0 + c0;
+    const double t1 = fabs(r0) < INFINITY ? r0 + c0 : r0;
     #pragma omp simd
     XACT_ROW_LOOP(i, n) {
         const double y = yrow[i];

@@ -299,7 +299,12 @@ class Recorder:
             "reduction(+:r{k}, c{k})",
             "XACT_ROW_SUM(r{k});\n    XACT_ROW_SUM(c{k});",
         )
-        return self.emit(f"{accumulator} + c{self._passes - 1}", element=False)
+        # an infinite term makes the correction NaN: the sum is then r itself
+        k = self._passes - 1
+        return self.emit(
+            f"fabs({accumulator}) < INFINITY ? {accumulator} + c{k} : {accumulator}",
+            element=False,
+        )
 
     # --- the Array API functions the formulas use ----------------------------
 
