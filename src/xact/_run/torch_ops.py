@@ -187,11 +187,13 @@ def _define() -> dict[str, Any]:
 
     def vjp_backward(ctx: Any, g: Any) -> tuple[Any, Any, None, None, None]:
         # d * f'(x) is linear in d; its derivative in x, d * f''(x), is
-        # autograd of xact's analytic derivative (the double backward)
+        # autograd of xact's analytic derivative (the double backward; a
+        # third derivative through the operator is not supported: the graph
+        # below starts from a detached x)
         x, d = ctx.saved_tensors
         function, numbers, text = ctx.arguments
         params = decode(function, numbers, text)
-        higher = torch.is_grad_enabled()  # a third derivative asked for
+        higher = torch.is_grad_enabled()  # create_graph asked for
         with torch.enable_grad():
             at = x.detach().requires_grad_(True)
             first = definition(function).vjp(_torch(), at, None, d, **params)
