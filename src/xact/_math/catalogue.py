@@ -18,7 +18,21 @@ from . import derivatives as d
 from . import elementwise as e
 from . import softmax as s
 
-__all__ = ["DEFINITIONS", "Definition", "definition"]
+__all__ = ["DEFINITIONS", "Definition", "Prepared", "definition"]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A formula in two steps, for the parameters it transforms in Python
+    (``math.log2(alpha)``, ``frexp(beta)``, ``sqrt(b)``): ``constants(xp,
+    dtype, **options)``, the per-call step that turns the options into named
+    float constants, and ``math(xp, x, **constants)`` (a derivative:
+    ``math(xp, x, d, **constants)``), the array math on them. The generic
+    path runs the two in turn; a compiled kernel records ``math`` with the
+    constants as its arguments."""
+
+    constants: Callable[..., dict[str, float]]
+    math: Callable[..., Any]
 
 
 @dataclass(frozen=True)
@@ -32,12 +46,22 @@ class Definition:
     layer: str
     defaults: Mapping[str, Any] = field(default_factory=dict)
     along_axis: bool = False  # softmax family and glu: not elementwise
+    # "value" and "vjp": the two-step form of a formula with transformed
+    # parameters (celu, softplus, squareplus)
+    prepared: Mapping[str, Prepared] = field(default_factory=dict)
 
 
 def _define(
     name: str, layer: str, *, along_axis: bool = False, **defaults: Any
 ) -> Definition:
     module = s if along_axis and name != "glu" else e
+    prepared = {
+        direction: Prepared(
+            getattr(source, f"{stem}_constants"), getattr(source, f"{stem}_prepared")
+        )
+        for direction, source, stem in (("value", e, name), ("vjp", d, f"{name}_vjp"))
+        if hasattr(source, f"{stem}_constants")
+    }
     return Definition(
         name,
         getattr(module, f"{name}_math"),
@@ -45,6 +69,7 @@ def _define(
         layer,
         MappingProxyType(defaults),
         along_axis,
+        MappingProxyType(prepared),
     )
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -43,8 +44,9 @@ from .special import erfc_pair
 from .twofold import (
     constant_pair,
     exp_pair,
+    split_constant,
     two_product,
-    two_product_by_constant,
+    two_product_by_split,
     two_sum,
 )
 
@@ -114,14 +116,43 @@ def _times_constant(
     split underflows or overflows; ``|c x|`` must stay far below the largest
     float (callers clamp ``x`` where the result saturates).
     """
-    hi64, lo64 = c if isinstance(c, tuple) else (c, 0.0)
-    shift = -math.floor(math.log2(abs(hi64)))
-    c_hi, c_lo = constant_pair(hi64 * 2.0**shift, lo64 * 2.0**shift, xp, x.dtype)
+    unscale, *constants = _scaled_constant(xp, x.dtype, c)
     # the barrier keeps XLA from folding (x 2^-shift) c_lo into x (2^-shift c_lo),
     # a constant that underflows
-    scaled = rounding_barrier(xp, x * 2.0**-shift) if shift else x
-    p, e = two_product_by_constant(xp, scaled, c_hi)
+    scaled = rounding_barrier(xp, x * unscale) if unscale != 1.0 else x
+    return _times_scaled(xp, scaled, *constants)
+
+
+def _scaled_constant(
+    xp: Namespace, dtype: object, c: float | tuple[float, float]
+) -> tuple[float, float, float, float, float]:
+    """The constants of ``c * x`` (:func:`_times_constant`): the power of two
+    ``2^-shift`` that scales x, ``c 2^shift`` in [1, 2) as a pair ``c_hi +
+    c_lo`` in the dtype, and ``c_hi`` split for Dekker's product."""
+    hi64, lo64 = c if isinstance(c, tuple) else (c, 0.0)
+    shift = -math.floor(math.log2(abs(hi64)))
+    c_hi, c_lo = constant_pair(hi64 * 2.0**shift, lo64 * 2.0**shift, xp, dtype)
+    return (2.0**-shift, c_hi, c_lo, *split_constant(c_hi, xp, dtype))
+
+
+def _times_scaled(
+    xp: Namespace, scaled: Array, c_hi: Any, c_lo: Any, split_hi: Any, split_lo: Any
+) -> tuple[Array, Array]:
+    """``scaled * (c_hi + c_lo)`` as a pair (:func:`_scaled_constant`)."""
+    p, e = two_product_by_split(xp, scaled, c_hi, split_hi, split_lo)
     return p, e + scaled * c_lo
+
+
+def _times_prepared(
+    xp: Namespace, x: Array, constants: tuple[Any, Any, Any, Any, Any]
+) -> tuple[Array, Array]:
+    """``c * x`` from :func:`_scaled_constant`'s constants as kernel
+    arguments: x is always scaled (by 1 where c is in [1, 2), exactly)."""
+    unscale, *rest = constants
+    return _times_scaled(xp, rounding_barrier(xp, x * unscale), *rest)
+
+
+_SCALED_NAMES = ("unscale", "c_hi", "c_lo", "split_hi", "split_lo")
 
 
 def _exp_shift(bits: int) -> int:
@@ -286,22 +317,42 @@ def selu_vjp(xp: Namespace, x: Array, y: Array, d: Array) -> Array:
 
 
 def celu_vjp(xp: Namespace, x: Array, y: Array, d: Array, alpha: float) -> Array:
-    """1 for x > 0, else e^(x/alpha) with ``x/alpha = q + q_lo`` exact to about
-    twice the working precision (exp multiplies the rounding of q by |q|).
+    """1 for x > 0, else e^(x/alpha)."""
+    return celu_vjp_prepared(xp, x, d, **celu_vjp_constants(xp, x.dtype, alpha))
 
-    alpha and x are first scaled by the same power of two, alpha to about 1,
-    so that the remainder x - q alpha stays a normal number.
-    """
-    bits = _bits(xp, x)
+
+def celu_vjp_constants(xp: Namespace, dtype: object, alpha: float) -> dict[str, float]:
+    """The constants of celu's derivative: alpha and x are scaled by the same
+    power of two, alpha to about 1, so that the remainder x - q alpha stays a
+    normal number; beyond x = -800 alpha the derivative underflows in every
+    dtype."""
     scale = 2.0 ** max(-100, -math.floor(math.log2(alpha)))
-    a_hi, a_lo = constant_pair(alpha * scale, 0.0, xp, x.dtype)
-    # beyond x = -800 alpha the derivative underflows in every dtype
-    largest = float(finfo_of(xp, x.dtype).max)
+    a_hi, a_lo = constant_pair(alpha * scale, 0.0, xp, dtype)
+    largest = float(finfo_of(xp, dtype).max)
+    bits = int(finfo_of(xp, dtype).bits)
     lowest = _floor_ceil(-min(_EXP_SATURATED * alpha, largest), bits)[1]
+    times = dict(zip(_SCALED_NAMES, _scaled_constant(xp, dtype, a_hi), strict=True))
+    return {"scale": scale, "a_hi": a_hi, "a_lo": a_lo, "lowest": lowest, **times}
+
+
+def celu_vjp_prepared(
+    xp: Namespace,
+    x: Array,
+    d: Array,
+    *,
+    scale: Any,
+    a_hi: Any,
+    a_lo: Any,
+    lowest: Any,
+    **times: Any,
+) -> Array:
+    """celu' from :func:`celu_vjp_constants`: e^(x/alpha) with ``x/alpha = q +
+    q_lo`` exact to about twice the working precision (exp multiplies the
+    rounding of q by |q|)."""
     xn = clip(xp, x, lowest, 0.0) * scale
     q = xn / a_hi
     # x - q alpha exactly: q a_hi = p + e, and x - p is exact (Sterbenz)
-    p, e = _times_constant(xp, q, a_hi)
+    p, e = _times_prepared(xp, q, tuple(times[k] for k in _SCALED_NAMES))
     q_lo = (((xn - p) - e) - q * a_lo) / a_hi
     return xp.where(x > 0, d, _times_exp(xp, d, q, q_lo))
 
@@ -333,12 +384,30 @@ def _sigmoid_both(xp: Namespace, x: Array) -> tuple[Array, Array]:
 
 
 def softplus_vjp(xp: Namespace, x: Array, y: Array, d: Array, beta: float) -> Array:
-    """sigmoid(beta x), ``beta x`` an exact pair (beta's float32 rounding too)."""
-    bits = _bits(xp, x)
-    largest = float(finfo_of(xp, x.dtype).max)
+    """sigmoid(beta x)."""
+    constants = softplus_vjp_constants(xp, x.dtype, beta)
+    return softplus_vjp_prepared(xp, x, d, **constants)
+
+
+def softplus_vjp_constants(
+    xp: Namespace, dtype: object, beta: float
+) -> dict[str, float]:
+    """The constants of softplus's derivative: the bound beyond which sigmoid(beta x) is
+    saturated, and beta for the exact pair ``beta x`` (its float32 rounding
+    too)."""
+    bits = int(finfo_of(xp, dtype).bits)
+    largest = float(finfo_of(xp, dtype).max)
     bound = _floor_ceil(min(_EXP_SATURATED / abs(beta), largest), bits)[0]
+    times = dict(zip(_SCALED_NAMES, _scaled_constant(xp, dtype, beta), strict=True))
+    return {"bound": bound, **times}
+
+
+def softplus_vjp_prepared(
+    xp: Namespace, x: Array, d: Array, *, bound: Any, **times: Any
+) -> Array:
+    """softplus' from :func:`softplus_vjp_constants`."""
     xc = clip(xp, x, -bound, bound)
-    v, v_lo = _times_constant(xp, xc, beta)
+    v, v_lo = _times_prepared(xp, xc, tuple(times[k] for k in _SCALED_NAMES))
     return d * _sigmoid_pair(xp, v, v_lo)
 
 
@@ -517,22 +586,49 @@ def mish_vjp(xp: Namespace, x: Array, y: Array, d: Array) -> Array:
 
 def squareplus_vjp(xp: Namespace, x: Array, y: Array, d: Array, b: float) -> Array:
     """(1 + x/r)/2 with r = sqrt(x**2 + b); for x < 0 the equal
-    b / (2 r (r - x)), free of cancellation.
-
-    The slope depends on x / sqrt(b) only, so x and b are scaled by powers of
-    two (exactly) to b in [1, 4); there r**2 is an exact pair and r = sqrt is
-    refined to a pair (a backend's hypot or sqrt may be off by an ULP, which
-    the slope would double). Beyond |x| = 2**32 sqrt(b) the slope is 1, or
-    b / (4 x**2), to every digit.
-    """
+    b / (2 r (r - x)), free of cancellation."""
     if b == 0.0:  # the positive part
         return _keep_nan(xp, x, xp.where(x > 0, d, 0.0))
+    constants = squareplus_vjp_constants(xp, x.dtype, b)
+    return squareplus_vjp_prepared(xp, x, d, **constants)
+
+
+def squareplus_vjp_constants(
+    xp: Namespace, dtype: object, b: float
+) -> dict[str, float]:
+    """The constants of squareplus's derivative for b > 0. The slope depends
+    on x / sqrt(b) only, so x and b are scaled by powers of two (exactly) to b
+    in [1, 4):
+    ``b1`` and float32's ``relative`` rounding of it, the powers ``down`` =
+    2^-k and ``up`` = 2^k, and ``far`` = 2^32 sqrt(b), beyond which the
+    slope is 1, or b / (4 x**2), to every digit."""
     k = math.floor(math.log2(b) / 2)
-    b1, b1_lo = constant_pair(b * 4.0**-k, 0.0, xp, x.dtype)  # in [1, 4]
-    relative = b1_lo / b1  # float32's rounding of b
-    far = 2.0 ** (32 + k)
+    b1, b1_lo = constant_pair(b * 4.0**-k, 0.0, xp, dtype)  # in [1, 4]
+    return {
+        "b1": b1,
+        "relative": b1_lo / b1,
+        "far": 2.0 ** (32 + k),
+        "down": 2.0**-k,
+        "up": 2.0**k,
+    }
+
+
+def squareplus_vjp_prepared(
+    xp: Namespace,
+    x: Array,
+    d: Array,
+    *,
+    b1: Any,
+    relative: Any,
+    far: Any,
+    down: Any,
+    up: Any,
+) -> Array:
+    """squareplus' from :func:`squareplus_vjp_constants`: r**2 is an exact
+    pair and r = sqrt is refined to a pair (a backend's hypot or sqrt may be
+    off by an ULP, which the slope would double)."""
     a = xp.abs(x)
-    scaled = xp.minimum(a, far) * 2.0**-k
+    scaled = xp.minimum(a, far) * down
     square, square_lo = two_product(xp, scaled, scaled)
     s, s_lo = two_sum(xp, b1, square)
     s_lo = s_lo + square_lo
@@ -547,7 +643,7 @@ def squareplus_vjp(xp: Namespace, x: Array, y: Array, d: Array, b: float) -> Arr
     base = (b1 / 2) / (r * w)
     negative = base + base * (relative - r_lo / r - (w_lo + r_lo) / w)
     # x < -far: b / (4 x**2)
-    m = 2.0**k / xp.maximum(a, far)
+    m = up / xp.maximum(a, far)
     beyond = ((b1 / 4) * m) * m
     beyond = beyond + beyond * relative
     slope = xp.where(x >= 0, positive, xp.where(a > far, beyond, negative))

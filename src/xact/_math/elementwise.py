@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -40,8 +41,9 @@ from .twofold import (
     exceeds,
     exp_pair,
     safe_split_bound,
+    split_constant,
     two_product,
-    two_product_by_constant,
+    two_product_by_split,
     two_sum,
 )
 
@@ -118,11 +120,20 @@ def selu_math(xp: Namespace, x: Array) -> Array:
 
 
 def celu_math(xp: Namespace, x: Array, alpha: float) -> Array:
-    # alpha * expm1(x / alpha) for x <= 0, with x / alpha kept >= -100 (where
-    # expm1 is -1 in every dtype) so that it cannot overflow; where x / alpha
-    # is below the precision (or underflows) the value is x itself.
-    largest = float(finfo_of(xp, x.dtype).max)
-    negative = xp.maximum(negative_part(xp, x), max(-100.0 * alpha, -largest))
+    return celu_prepared(xp, x, **celu_constants(xp, x.dtype, alpha))
+
+
+def celu_constants(xp: Namespace, dtype: object, alpha: float) -> dict[str, float]:
+    """celu's constants: alpha, and the floor of x that keeps x / alpha >= -100
+    (where expm1 is -1 in every dtype), so that it cannot overflow."""
+    largest = float(finfo_of(xp, dtype).max)
+    return {"alpha": alpha, "lowest": max(-100.0 * alpha, -largest)}
+
+
+def celu_prepared(xp: Namespace, x: Array, alpha: Any, lowest: Any) -> Array:
+    # alpha * expm1(x / alpha) for x <= 0; where x / alpha is below the
+    # precision (or underflows) the value is x itself.
+    negative = xp.maximum(negative_part(xp, x), lowest)
     u = negative / alpha
     tiny = float(finfo_of(xp, x.dtype).eps)
     value = xp.where(xp.abs(u) < tiny, negative, alpha * expm1(xp, u))
@@ -163,39 +174,52 @@ def _times_exp(
         e = xp.exp(hi) if e is None else e
         h = xp.exp(hi / 2)
         return xp.where(hi < deep, (factor * h) * h, factor * e)
-    return _exp_product(xp, hi, lo, factor=factor)
+    lift_hi, lift_lo, _ = _lift(xp, hi.dtype, 1.0)
+    return _exp_product(xp, hi, lo, lift_hi, lift_lo, factor=factor)
+
+
+def _lift(xp: Namespace, dtype: object, divisor: float) -> tuple[float, float, float]:
+    """The constants of :func:`_exp_product`: the lift C = (k + m) ln 2 as a
+    pair, and 2^m. k is half the dtype's exponent range; m brings a small
+    divisor to [1, 2), so that the quotient is normal wherever the result is."""
+    info = finfo_of(xp, dtype)
+    k = round(math.log2(float(info.max))) // 2
+    m = 1 - math.frexp(abs(divisor))[1] if abs(divisor) < 1.0 else 0
+    c_hi, c_lo = constant_pair((k + m) * _LN2_HI, (k + m) * _LN2_LO, xp, dtype)
+    return c_hi, c_lo, 2.0**m
 
 
 def _exp_product(
     xp: Namespace,
     hi: Array,
     lo: Array,
+    lift_hi: Any,
+    lift_lo: Any,
     *,
     factor: Array | None = None,
-    divisor: float = 1.0,
+    divide: tuple[Any, Any, Any] | None = None,
 ) -> Array:
     """factor * exp(hi + lo) / divisor for hi <= 0 and |lo| <= ulp(hi).
 
     Where exp(hi) * lo would not be a normal number (a backend that flushes
     subnormals, XLA on CPU, drops it there) the exponent is lifted by
-    C = (k + m) ln 2 as an exact pair: exp(hi + lo) / divisor =
-    exp((hi + C) + lo') / (divisor 2^m) * 2^-k. k is half the dtype's exponent
-    range; m brings a small divisor to [1, 2), so that the quotient is normal
-    wherever the result is. The powers of two are exact.
+    C = lift_hi + lift_lo = (k + m) ln 2 (:func:`_lift`), an exact pair:
+    exp(hi + lo) / divisor = exp((hi + C) + lo') / (divisor 2^m) * 2^-k. The
+    powers of two are exact. ``divide`` is the divisor's ``d_hi`` (rounded to
+    the dtype), ``d_hi 2^m`` and the ratio of its rounding
+    (:func:`_rounded_with_ratio`); None: no division.
     """
     info = finfo_of(xp, hi.dtype)
     deep = log_smallest_normal(xp, hi.dtype) + 2.0 - math.log(float(info.eps))
     k = round(math.log2(float(info.max))) // 2
-    m = 1 - math.frexp(abs(divisor))[1] if abs(divisor) < 1.0 else 0
-    c_hi, c_lo = constant_pair((k + m) * _LN2_HI, (k + m) * _LN2_LO, xp, hi.dtype)
-    lifted, lifted_lo = two_sum(xp, hi, c_hi)
-    lifted, lifted_lo = two_sum(xp, lifted, lifted_lo + (lo + c_lo))  # |lo| <= ulp
+    lifted, lifted_lo = two_sum(xp, hi, lift_hi)
+    lifted, lifted_lo = two_sum(xp, lifted, lifted_lo + (lo + lift_lo))  # |lo| <= ulp
     lift = hi < deep
     e = exp_pair(xp, xp.where(lift, lifted, hi), xp.where(lift, lifted_lo, lo))
     value = e if factor is None else factor * e
-    if divisor != 1.0:  # one division, by divisor 2^m where lifted
-        d_hi, ratio = _rounded_with_ratio(divisor, xp, hi.dtype)
-        value = value / xp.where(lift, xp.full_like(value, d_hi * 2.0**m), d_hi)
+    if divide is not None:  # one division, by divisor 2^m where lifted
+        d_hi, d_lifted, ratio = divide
+        value = value / xp.where(lift, xp.full_like(value, d_lifted), d_hi)
         value = value - value * ratio  # the rounding of the divisor
     return xp.where(lift, value * 2.0**-k, value)
 
@@ -255,27 +279,69 @@ def mish_math(xp: Namespace, x: Array) -> Array:
 
 def softplus_math(xp: Namespace, x: Array, beta: float) -> Array:
     # log(1 + e^(bx)) / b = [x if bx > 0] + log1p(e^-|bx|) / b: the linear part
-    # is x itself (no rounding), and bx = beta * x is carried as an exact pair,
-    # the rounding of beta to the dtype included, since exp multiplies the
-    # error of its argument by |bx|.
+    # is x itself (no rounding)
     if beta == 1.0:
         return positive_part(xp, x) + xp.log1p(xp.exp(minus_abs(xp, x)))
-    info = finfo_of(xp, x.dtype)
+    return softplus_prepared(xp, x, **softplus_constants(xp, x.dtype, beta))
+
+
+def softplus_constants(xp: Namespace, dtype: object, beta: float) -> dict[str, float]:
+    """softplus's constants for beta != 1: bx = beta * x is carried as an
+    exact pair, the rounding of beta to the dtype included, since exp
+    multiplies the error of its argument by |bx|."""
+    info = finfo_of(xp, dtype)
     # For |beta| < 1, x is scaled by 2^-shift and beta by 2^shift (both exact)
     # so that every x can be split for the exact product, and beta's low part
     # is a normal number.
-    split_bound = safe_split_bound(xp, x.dtype)
+    split_bound = safe_split_bound(xp, dtype)
     shift = 0
     if abs(beta) < 1.0:
         needed = math.ceil(math.log2(float(info.max) / split_bound))
         shift = max(needed, 1 - math.frexp(abs(beta))[1])
-    scaled = rounding_barrier(xp, x * 2.0**-shift) if shift else x  # no folding
-    b_hi, b_lo = constant_pair(beta * 2.0**shift, 0.0, xp, x.dtype)
+    b_hi, b_lo = constant_pair(beta * 2.0**shift, 0.0, xp, dtype)
+    b_split_hi, b_split_lo = split_constant(b_hi, xp, dtype)
     # within `reach` the pair is exact; beyond it |bx| > max/2: the log term is 0
     far = min(float(info.max) / (2 * abs(b_hi)), float(info.max))
-    reach = min(split_bound, far)
+    beta_hi, ratio = _rounded_with_ratio(beta, xp, dtype)
+    lift_hi, lift_lo, lift_power = _lift(xp, dtype, beta)
+    return {
+        "unscale": 2.0**-shift,
+        "b_hi": b_hi,
+        "b_lo": b_lo,
+        "b_split_hi": b_split_hi,
+        "b_split_lo": b_split_lo,
+        "far": far,
+        "reach": min(split_bound, far),
+        "beta_hi": beta_hi,
+        "ratio": ratio,
+        "lift_hi": lift_hi,
+        "lift_lo": lift_lo,
+        "lifted_beta": beta_hi * lift_power,
+    }
+
+
+def softplus_prepared(
+    xp: Namespace,
+    x: Array,
+    *,
+    unscale: Any,
+    b_hi: Any,
+    b_lo: Any,
+    b_split_hi: Any,
+    b_split_lo: Any,
+    far: Any,
+    reach: Any,
+    beta_hi: Any,
+    ratio: Any,
+    lift_hi: Any,
+    lift_lo: Any,
+    lifted_beta: Any,
+) -> Array:
+    """softplus from :func:`softplus_constants`."""
+    info = finfo_of(xp, x.dtype)
+    scaled = rounding_barrier(xp, x * unscale)  # no folding
     near = clip(xp, scaled, -reach, reach)
-    product, product_lo = two_product_by_constant(xp, near, b_hi)
+    product, product_lo = two_product_by_split(xp, near, b_hi, b_split_hi, b_split_lo)
     product_lo = product_lo + b_lo * near
     beyond = xp.abs(scaled) > reach
     bx = xp.where(beyond, b_hi * clip(xp, scaled, -far, far), product)
@@ -284,11 +350,11 @@ def softplus_math(xp: Namespace, x: Array, beta: float) -> Array:
     linear = xp.where(bx >= 0, x, 0.0)  # slope 1 at 0, as log1p(e^-|bx|) takes -1
     # log1p(E) = E to the last bit once E < eps: then (1/b) E, kept exact where
     # E is subnormal but E / b is not
-    beta_hi, ratio = _rounded_with_ratio(beta, xp, x.dtype)
     tail = xp.log1p(exp_pair(xp, down, down_lo)) / beta_hi
     tail = tail - tail * ratio
     small = down < math.log(float(info.eps)) - 1.0
-    deep = _exp_product(xp, down, down_lo, divisor=beta)
+    divide = (beta_hi, lifted_beta, ratio)
+    deep = _exp_product(xp, down, down_lo, lift_hi, lift_lo, divide=divide)
     return linear + xp.where(small, deep, tail)
 
 
@@ -358,17 +424,26 @@ def soft_shrink_math(xp: Namespace, x: Array, lambd: float) -> Array:
 
 
 def squareplus_math(xp: Namespace, x: Array, b: float) -> Array:
-    # (x + sqrt(x^2 + b)) / 2; for x < 0 the equal b / (2 (sqrt(x^2 + b) - x)),
-    # free of cancellation. hypot avoids overflow of x^2.
     if b == 0.0:  # (x + |x|)/2: the positive part, without 0/0 at 0
         return positive_part(xp, x)
+    return squareplus_prepared(xp, x, **squareplus_constants(xp, x.dtype, b))
+
+
+def squareplus_constants(xp: Namespace, dtype: object, b: float) -> dict[str, float]:
+    """squareplus's constants for b > 0: sqrt(b) and b / 4 (exact)."""
+    return {"root_b": math.sqrt(b), "quarter_b": b / 4}
+
+
+def squareplus_prepared(xp: Namespace, x: Array, root_b: Any, quarter_b: Any) -> Array:
+    # (x + sqrt(x^2 + b)) / 2; for x < 0 the equal b / (2 (sqrt(x^2 + b) - x)),
+    # free of cancellation. hypot avoids overflow of x^2.
     # at ±inf the root is |x| itself, so that autodiff sees its slope ±1
     infinite = xp.isinf(x)
-    root = xp.hypot(xp.where(infinite, 0.0, x), math.sqrt(b)) + xp.where(
+    root = xp.hypot(xp.where(infinite, 0.0, x), root_b) + xp.where(
         infinite, xp.abs(x), 0.0
     )
     positive = positive_part(xp, x) / 2 + root / 2
-    negative = (b / 4) / (root / 2 - negative_part(xp, x) / 2)
+    negative = quarter_b / (root / 2 - negative_part(xp, x) / 2)
     return xp.where(x >= 0, positive, negative)
 
 

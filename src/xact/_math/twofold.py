@@ -23,8 +23,10 @@ __all__ = [
     "exceeds",
     "exp_pair",
     "safe_split_bound",
+    "split_constant",
     "two_product",
     "two_product_by_constant",
+    "two_product_by_split",
     "two_sum",
 ]
 
@@ -88,7 +90,7 @@ def exp_pair(xp: Namespace, hi: Array, lo: Array) -> Array:
     return e + e * lo
 
 
-def _split_constant(c: float, xp: Namespace, dtype: object) -> tuple[float, float]:
+def split_constant(c: float, xp: Namespace, dtype: object) -> tuple[float, float]:
     """``c = hi + lo`` exactly, each with at most half of ``dtype``'s mantissa
     bits (Dekker's split done once, in Python, for a constant)."""
     if c == 0.0:
@@ -107,7 +109,14 @@ def two_product_by_constant(xp: Namespace, a: Array, c: float) -> tuple[Array, A
     ``|a|`` is at most :func:`safe_split_bound` and ``|a * c|`` at most half the
     largest float.
     """
-    c_hi, c_lo = _split_constant(c, xp, a.dtype)
+    return two_product_by_split(xp, a, c, *split_constant(c, xp, a.dtype))
+
+
+def two_product_by_split(
+    xp: Namespace, a: Array, c: float, c_hi: float, c_lo: float
+) -> tuple[Array, Array]:
+    """:func:`two_product_by_constant` with ``c = c_hi + c_lo`` split already
+    (by :func:`split_constant`): a kernel takes the three as arguments."""
     a_hi, a_lo = _split(xp, a, _splitter(xp, a.dtype))
     p = rounding_barrier(xp, a * c)
     e = ((a_hi * c_hi - p) + a_hi * c_lo + a_lo * c_hi) + a_lo * c_lo

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .kernels import cuda as _cuda
+from .kernels.table import MAX_ARGUMENTS
 
 __all__ = [
     "cupy_rows",
@@ -93,7 +94,14 @@ def status() -> str:
     return f"NVRTC {major}.{minor}, {sum(1 for _ in _cuda.kernel_names())} kernels"
 
 
-def cupy_run(function: str, params: tuple[float, float], *arrays: Array) -> Array:
+def _arguments(numbers: tuple[float, ...]) -> tuple[np.float64, ...]:
+    """A kernel's arguments as its CUDA function takes them: every one of
+    the XACT_MAX_ARGUMENTS doubles, the unused ones zero."""
+    padded = (*numbers, *(0.0,) * (MAX_ARGUMENTS - len(numbers)))
+    return tuple(np.float64(p) for p in padded)
+
+
+def cupy_run(function: str, params: tuple[float, ...], *arrays: Array) -> Array:
     """CUDA function ``function`` over CuPy arrays of one shape and dtype:
     ``x`` (value) or ``x, d`` (vector-Jacobian product); a new array."""
     import cupy
@@ -108,7 +116,7 @@ def cupy_run(function: str, params: tuple[float, float], *arrays: Array) -> Arra
                 out.device.id,
                 function,
                 n,
-                (*views, np.int64(n), np.float64(params[0]), np.float64(params[1])),
+                (*views, np.int64(n), *_arguments(params)),
                 cupy.cuda.get_current_stream(),
             )
     return out
@@ -190,7 +198,7 @@ def _as_bits(x: Array) -> Array:
     return x.view(np.uint16) if x.dtype == np.float16 else x
 
 
-def torch_run(function: str, params: tuple[float, float], *tensors: Array) -> Array:
+def torch_run(function: str, params: tuple[float, ...], *tensors: Array) -> Array:
     """CUDA function ``function`` over PyTorch CUDA tensors of one shape and
     dtype, on PyTorch's current stream; a new tensor (no autograd)."""
     import torch
@@ -205,7 +213,7 @@ def torch_run(function: str, params: tuple[float, float], *tensors: Array) -> Ar
             _index(device),
             function,
             n,
-            (*pointers, np.int64(n), np.float64(params[0]), np.float64(params[1])),
+            (*pointers, np.int64(n), *_arguments(params)),
             _cupy_stream(torch.cuda.current_stream(device)),
         )
     return out

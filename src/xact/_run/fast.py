@@ -74,7 +74,6 @@ from . import chunked, torch_ops
 from . import cuda as _cuda_run
 from . import kernels as _kernels
 from .kernels.cuda import cuda_name, cuda_row_name
-from .kernels.table import Kernel as TableKernel
 from .kernels.table import find as find_kernel
 from .kernels.table import find_row, find_row_vjp
 
@@ -513,32 +512,34 @@ def compiled_vjp(
 
 
 # a kernel's index in its C table, the size from which it runs threaded, its
-# two parameters and the extension's function for the direction and dtype
-Kernel = tuple[int, int, tuple[float, float], Any]
+# arguments (for the C extension packed as doubles, for CUDA the numbers) and
+# the extension's function for the direction and dtype (the CUDA function's
+# name)
+Kernel = tuple[int, int, Any, Any]
 
 
 def _value(kernel: Kernel, x: Array) -> Array:
-    index, threaded, (p0, p1), function = kernel
+    index, threaded, arguments, function = kernel
     source = _contiguous(x)
     out = np.empty(source.shape, dtype=source.dtype)
     if source.size < threaded:
-        function(index, source, out, 0, source.size, p0, p1)
+        function(index, source, out, 0, source.size, arguments)
         return out
 
     def run(start: int, stop: int) -> None:
-        function(index, source, out, start, stop, p0, p1)
+        function(index, source, out, start, stop, arguments)
 
     _run_kernel(source.size, threaded, run)
     return out
 
 
 def _vjp(kernel: Kernel, x: Array, d: Array) -> Array:
-    index, threaded, (p0, p1), function = kernel
+    index, threaded, arguments, function = kernel
     source, gradient = _contiguous(x), _contiguous(d)
     out = np.empty(source.shape, dtype=source.dtype)
 
     def run(start: int, stop: int) -> None:
-        function(index, source, gradient, out, start, stop, p0, p1)
+        function(index, source, gradient, out, start, stop, arguments)
 
     _run_kernel(source.size, threaded, run)
     return out
@@ -566,25 +567,13 @@ def _kernel_for(
         return None
     if kind is None or (kind in _HALF and direction != "value"):
         return None
-    found = _table_kernel(name, direction, params, kind == "64")
+    found = find_kernel(name, direction, params, kind == "64")
     if found is None:
         return None
     index, kernel, arguments = found
     threaded = ARITHMETIC_THREADED if kernel.arithmetic_only else KERNEL_THREADED
-    return index, threaded, arguments, getattr(cpu, direction + kind)
-
-
-def _table_kernel(
-    name: str, direction: str, params: dict[str, Any], float64: bool
-) -> tuple[int, TableKernel, tuple[float, float]] | None:
-    """The table's kernel for these parameters, its index, and its two
-    run-time arguments (0.0 where it takes fewer)."""
-    found = find_kernel(name, direction, params, float64)
-    if found is None:
-        return None
-    index, kernel, args = found
-    p0, p1 = (*args, 0.0, 0.0)[:2]
-    return index, kernel, (p0, p1)
+    packed = np.array(arguments, dtype=np.float64).tobytes()
+    return index, threaded, packed, getattr(cpu, direction + kind)
 
 
 def _cuda_kernel_for(
@@ -599,7 +588,7 @@ def _cuda_kernel_for(
     dtype = str(x.dtype).removeprefix("torch.")
     if dtype not in _CUDA_DTYPES or (dtype in _CUDA_HALF and direction != "value"):
         return None
-    found = _table_kernel(name, direction, params, dtype == "float64")
+    found = find_kernel(name, direction, params, dtype == "float64")
     if found is None:
         return None
     _, kernel, arguments = found

@@ -12,7 +12,7 @@ VJPS64: tuple[str, ...]
 INSTRUCTION_SET: str
 
 def value(
-    index: int, x: Buffer, y: Buffer, start: int, stop: int, p0: float, p1: float, /
+    index: int, x: Buffer, y: Buffer, start: int, stop: int, arguments: Buffer, /
 ) -> None: ...
 def vjp(
     index: int,
@@ -21,8 +21,7 @@ def vjp(
     y: Buffer,
     start: int,
     stop: int,
-    p0: float,
-    p1: float,
+    arguments: Buffer,
     /,
 ) -> None: ...
 def rows(
@@ -52,7 +51,7 @@ def rows_vjp64(
     index: int, y: Buffer, d: Buffer, out: Buffer, n: int, start: int, stop: int, /
 ) -> None: ...
 def value64(
-    index: int, x: Buffer, y: Buffer, start: int, stop: int, p0: float, p1: float, /
+    index: int, x: Buffer, y: Buffer, start: int, stop: int, arguments: Buffer, /
 ) -> None: ...
 def vjp64(
     index: int,
@@ -61,7 +60,6 @@ def vjp64(
     y: Buffer,
     start: int,
     stop: int,
-    p0: float,
-    p1: float,
+    arguments: Buffer,
     /,
 ) -> None: ...

@@ -263,25 +263,42 @@ static void release(Py_buffer *buffers, int count)
         PyBuffer_Release(&buffers[i]);
 }
 
+/* the kernel's arguments from a buffer of at most XACT_MAX_ARGUMENTS doubles
+ * (native byte order), the rest zero */
+static int read_arguments(const Py_buffer *buffer, double *p)
+{
+    if (buffer->len % (Py_ssize_t)sizeof(double) != 0 ||
+        buffer->len > (Py_ssize_t)(XACT_MAX_ARGUMENTS * sizeof(double))) {
+        PyErr_Format(PyExc_ValueError,
+                     "xact kernels: the arguments must be at most %d doubles",
+                     XACT_MAX_ARGUMENTS);
+        return -1;
+    }
+    memset(p, 0, XACT_MAX_ARGUMENTS * sizeof(double));
+    memcpy(p, buffer->buf, (size_t)buffer->len);
+    return 0;
+}
+
 static PyObject *run_value(PyObject *args, const value_loop *loops, int count,
                            Py_ssize_t itemsize)
 {
     int index;
-    Py_buffer b[2];
+    Py_buffer b[3];
     Py_ssize_t start, stop;
-    double p[2];
-    if (!PyArg_ParseTuple(args, "iy*w*nndd", &index, &b[0], &b[1], &start, &stop,
-                          &p[0], &p[1]))
+    double p[XACT_MAX_ARGUMENTS];
+    if (!PyArg_ParseTuple(args, "iy*w*nny*", &index, &b[0], &b[1], &start, &stop,
+                          &b[2]))
         return NULL;
-    if (check_index(index, count) < 0 || check_range(start, stop, b, 2, itemsize) < 0) {
-        release(b, 2);
+    if (check_index(index, count) < 0 || check_range(start, stop, b, 2, itemsize) < 0 ||
+        read_arguments(&b[2], p) < 0) {
+        release(b, 3);
         return NULL;
     }
     Py_BEGIN_ALLOW_THREADS
     loops[index]((const char *)b[0].buf + start * itemsize,
                  (char *)b[1].buf + start * itemsize, stop - start, p);
     Py_END_ALLOW_THREADS
-    release(b, 2);
+    release(b, 3);
     Py_RETURN_NONE;
 }
 
@@ -289,14 +306,15 @@ static PyObject *run_vjp(PyObject *args, const vjp_loop *loops, int count,
                          Py_ssize_t itemsize)
 {
     int index;
-    Py_buffer b[3];
+    Py_buffer b[4];
     Py_ssize_t start, stop;
-    double p[2];
-    if (!PyArg_ParseTuple(args, "iy*y*w*nndd", &index, &b[0], &b[1], &b[2], &start,
-                          &stop, &p[0], &p[1]))
+    double p[XACT_MAX_ARGUMENTS];
+    if (!PyArg_ParseTuple(args, "iy*y*w*nny*", &index, &b[0], &b[1], &b[2], &start,
+                          &stop, &b[3]))
         return NULL;
-    if (check_index(index, count) < 0 || check_range(start, stop, b, 3, itemsize) < 0) {
-        release(b, 3);
+    if (check_index(index, count) < 0 || check_range(start, stop, b, 3, itemsize) < 0 ||
+        read_arguments(&b[3], p) < 0) {
+        release(b, 4);
         return NULL;
     }
     Py_BEGIN_ALLOW_THREADS
@@ -304,7 +322,7 @@ static PyObject *run_vjp(PyObject *args, const vjp_loop *loops, int count,
                  (const char *)b[1].buf + start * itemsize,
                  (char *)b[2].buf + start * itemsize, stop - start, p);
     Py_END_ALLOW_THREADS
-    release(b, 3);
+    release(b, 4);
     Py_RETURN_NONE;
 }
 
@@ -460,7 +478,7 @@ static const char *instruction_set(void)
 
 static PyMethodDef methods[] = {
     {"value", value, METH_VARARGS,
-     "value(index, x, y, start, stop, p0, p1): y[start:stop] = f(x[start:stop])\n"
+     "value(index, x, y, start, stop, arguments): y[start:stop] = f(x[start:stop])\n"
      "on contiguous float32 buffers"},
     {"rows", rows, METH_VARARGS,
      "rows(index, x, where, y, n, start, stop): rows [start, stop) of contiguous\n"
@@ -474,16 +492,16 @@ static PyMethodDef methods[] = {
     {"rows64", rows64, METH_VARARGS,
      "rows64(index, x, where, y, n, start, stop): rows on float64 buffers"},
     {"value64", value64, METH_VARARGS,
-     "value64(index, x, y, start, stop, p0, p1): value on float64 buffers"},
+     "value64(index, x, y, start, stop, arguments): value on float64 buffers"},
     {"value16", value16, METH_VARARGS,
-     "value16(index, x, y, start, stop, p0, p1): value on float16 bit patterns,\n"
+     "value16(index, x, y, start, stop, arguments): value on float16 bit patterns,\n"
      "computed in float64 and rounded once (the float32 kernels' indices)"},
     {"valuebf16", valuebf16, METH_VARARGS,
-     "valuebf16(index, x, y, start, stop, p0, p1): the same for bfloat16"},
+     "valuebf16(index, x, y, start, stop, arguments): the same for bfloat16"},
     {"vjp64", vjp64, METH_VARARGS,
-     "vjp64(index, x, d, y, start, stop, p0, p1): vjp on float64 buffers"},
+     "vjp64(index, x, d, y, start, stop, arguments): vjp on float64 buffers"},
     {"vjp", vjp, METH_VARARGS,
-     "vjp(index, x, d, y, start, stop, p0, p1): y = d * f'(x) on [start, stop)"},
+     "vjp(index, x, d, y, start, stop, arguments): y = d * f'(x) on [start, stop)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -71,13 +71,14 @@ typedef long long index_t;
     for (index_t i = (index_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);  \
          i += (index_t)blockDim.x * gridDim.x)
 
-/* name_TYPE(x, y, n, p0, p1): y = name(x) */
+/* name_TYPE(x, y, n, p0, ..., p15): y = name(x), the kernel's arguments
+ * p0, p1, ... (XACT_MAX_ARGUMENTS of them, unused ones zero) */
 #define VALUE_KERNEL(T, TYPE, LOAD, STORE, name, args)                       \
     extern "C" __global__ void name##_##TYPE(const T *__restrict__ x,        \
                                                T *__restrict__ y, index_t n,   \
-                                               double p0, double p1)           \
+                                               XACT_ARGUMENT_LIST)             \
     {                                                                          \
-        const double p[2] = {p0, p1};                                          \
+        const double p[XACT_MAX_ARGUMENTS] = XACT_ARGUMENT_ARRAY;              \
         (void)p; /* a kernel without parameters */                             \
         GRID_LOOP(i, n)                                                        \
         {                                                                      \
@@ -86,13 +87,13 @@ typedef long long index_t;
         }                                                                      \
     }
 
-/* name_TYPE(x, d, y, n, p0, p1): y = d * name'(x) */
+/* name_TYPE(x, d, y, n, p0, ..., p15): y = d * name'(x) */
 #define VJP_KERNEL(T, TYPE, LOAD, STORE, name, args)                         \
     extern "C" __global__ void name##_##TYPE(                                  \
         const T *__restrict__ x, const T *__restrict__ g, T *__restrict__ y,   \
-        index_t n, double p0, double p1)                                       \
+        index_t n, XACT_ARGUMENT_LIST)                                         \
     {                                                                          \
-        const double p[2] = {p0, p1};                                          \
+        const double p[XACT_MAX_ARGUMENTS] = XACT_ARGUMENT_ARRAY;              \
         (void)p; /* a kernel without parameters */                             \
         GRID_LOOP(i, n)                                                        \
         {                                                                      \

@@ -22,6 +22,12 @@
 #ifndef XACT_KERNEL
 #define XACT_KERNEL static inline
 #endif
+/* the most arguments (parameters or their constants) a kernel takes: C
+ * passes them as an array p, CUDA as that many doubles p0, p1, ...
+ * (XACT_ARGUMENT_LIST), gathered into p (XACT_ARGUMENT_ARRAY) */
+#define XACT_MAX_ARGUMENTS 16
+#define XACT_ARGUMENT_LIST double p0, double p1, double p2, double p3, double p4, double p5, double p6, double p7, double p8, double p9, double p10, double p11, double p12, double p13, double p14, double p15
+#define XACT_ARGUMENT_ARRAY {p0, p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, p12, p13, p14, p15}
 #ifndef XACT_ROW
 #define XACT_ROW static
 #endif
@@ -360,16 +366,16 @@ XACT_KERNEL double xact_selu_value_exact(double x)
     return t16;
 }
 
-XACT_KERNEL double xact_celu_alpha_1_value_exact(double x)
+XACT_KERNEL double xact_celu_value_exact(double x, double alpha, double lowest)
 {
     const int t0 = x > 0.0;
     const double t1 = t0 ? 0.0 : x;
-    const double t2 = xact_maximum_bounded(t1, (-100.0));
-    const double t3 = t2 / 1.0;
+    const double t2 = xact_maximum_bounded(t1, lowest);
+    const double t3 = t2 / alpha;
     const double t4 = fabs(t3);
     const int t5 = t4 < 2.220446049250313e-16;
     const double t6 = expm1(t3);
-    const double t7 = 1.0 * t6;
+    const double t7 = alpha * t6;
     const double t8 = t5 ? t2 : t7;
     const double t9 = t0 ? x : t8;
     return t9;
@@ -830,6 +836,80 @@ XACT_KERNEL double xact_softplus_beta_1_value_exact(double x)
     return t6;
 }
 
+XACT_KERNEL double xact_softplus_value_exact(double x, double unscale, double b_hi, double b_lo, double b_split_hi, double b_split_lo, double far, double reach, double beta_hi, double ratio, double lift_hi, double lift_lo, double lifted_beta)
+{
+    const double t1 = -reach;
+    const double t21 = -far;
+    const double t0 = x * unscale;
+    const double t2 = xact_maximum_bounded(t0, t1);
+    const double t3 = xact_minimum_bounded(t2, reach);
+    const double t4 = 134217729.0 * t3;
+    const double t5 = t4 - t3;
+    const double t6 = t4 - t5;
+    const double t7 = t3 - t6;
+    const double t8 = t3 * b_hi;
+    const double t9 = t6 * b_split_hi;
+    const double t10 = t9 - t8;
+    const double t11 = t6 * b_split_lo;
+    const double t12 = t10 + t11;
+    const double t13 = t7 * b_split_hi;
+    const double t14 = t12 + t13;
+    const double t15 = t7 * b_split_lo;
+    const double t16 = t14 + t15;
+    const double t17 = b_lo * t3;
+    const double t18 = t16 + t17;
+    const double t19 = fabs(t0);
+    const int t20 = t19 > reach;
+    const double t22 = xact_maximum_bounded(t0, t21);
+    const double t23 = xact_minimum_bounded(t22, far);
+    const double t24 = b_hi * t23;
+    const double t25 = t20 ? t24 : t8;
+    const double t26 = t20 ? 0.0 : t18;
+    const int t27 = t25 >= 0.0;
+    const double t28 = -t25;
+    const double t29 = t27 ? t28 : t25;
+    const double t30 = -t26;
+    const double t31 = t27 ? t30 : t26;
+    const double t32 = t27 ? x : 0.0;
+    const double t33 = exp(t29);
+    const double t34 = t33 * t31;
+    const double t35 = t33 + t34;
+    const double t36 = log1p(t35);
+    const double t37 = t36 / beta_hi;
+    const double t38 = t37 * ratio;
+    const double t39 = t37 - t38;
+    const int t40 = t29 < (-37.04365338911715);
+    const double t41 = t29 + lift_hi;
+    const double t42 = t41 - t29;
+    const double t43 = t41 - t42;
+    const double t44 = t29 - t43;
+    const double t45 = lift_hi - t42;
+    const double t46 = t44 + t45;
+    const double t47 = t31 + lift_lo;
+    const double t48 = t46 + t47;
+    const double t49 = t41 + t48;
+    const double t50 = t49 - t41;
+    const double t51 = t49 - t50;
+    const double t52 = t41 - t51;
+    const double t53 = t48 - t50;
+    const double t54 = t52 + t53;
+    const int t55 = t29 < (-670.3527651431469);
+    const double t56 = t55 ? t49 : t29;
+    const double t57 = t55 ? t54 : t31;
+    const double t58 = exp(t56);
+    const double t59 = t58 * t57;
+    const double t60 = t58 + t59;
+    const double t61 = t55 ? lifted_beta : beta_hi;
+    const double t62 = t60 / t61;
+    const double t63 = t62 * ratio;
+    const double t64 = t62 - t63;
+    const double t65 = t64 * 7.458340731200207e-155;
+    const double t66 = t55 ? t65 : t64;
+    const double t67 = t40 ? t66 : t39;
+    const double t68 = t32 + t67;
+    return t68;
+}
+
 XACT_KERNEL double xact_softsign_value_exact(double x)
 {
     const double t0 = fabs(x);
@@ -924,11 +1004,18 @@ XACT_KERNEL double xact_tanh_shrink_value_exact(double x)
     return t38;
 }
 
-XACT_KERNEL double xact_squareplus_b_4_value_exact(double x)
+XACT_KERNEL double xact_squareplus_b_0_value_exact(double x)
+{
+    const int t0 = x >= 0.0;
+    const double t1 = t0 ? x : 0.0;
+    return t1;
+}
+
+XACT_KERNEL double xact_squareplus_value_exact(double x, double root_b, double quarter_b)
 {
     const int t0 = fabs(x) == INFINITY;
     const double t1 = t0 ? 0.0 : x;
-    const double t2 = hypot(t1, 2.0);
+    const double t2 = hypot(t1, root_b);
     const double t3 = fabs(x);
     const double t4 = t0 ? t3 : 0.0;
     const double t5 = t2 + t4;
@@ -941,7 +1028,7 @@ XACT_KERNEL double xact_squareplus_b_4_value_exact(double x)
     const double t12 = t11 ? 0.0 : x;
     const double t13 = t12 / 2.0;
     const double t14 = t9 - t13;
-    const double t15 = 1.0 / t14;
+    const double t15 = quarter_b / t14;
     const double t16 = t6 ? t10 : t15;
     return t16;
 }
@@ -1271,6 +1358,61 @@ XACT_KERNEL double xact_identity_vjp(double x, double d)
     const int t0 = x != x;
     const double t1 = t0 ? x : d;
     return t1;
+}
+
+XACT_KERNEL double xact_celu_vjp_exact(double x, double d, double scale, double a_hi, double a_lo, double lowest, double unscale, double c_hi, double c_lo, double split_hi, double split_lo)
+{
+    const double t0 = xact_maximum_bounded(x, lowest);
+    const double t1 = xact_minimum_bounded(t0, 0.0);
+    const double t2 = t1 * scale;
+    const double t3 = t2 / a_hi;
+    const double t4 = t3 * unscale;
+    const double t5 = 134217729.0 * t4;
+    const double t6 = t5 - t4;
+    const double t7 = t5 - t6;
+    const double t8 = t4 - t7;
+    const double t9 = t4 * c_hi;
+    const double t10 = t7 * split_hi;
+    const double t11 = t10 - t9;
+    const double t12 = t7 * split_lo;
+    const double t13 = t11 + t12;
+    const double t14 = t8 * split_hi;
+    const double t15 = t13 + t14;
+    const double t16 = t8 * split_lo;
+    const double t17 = t15 + t16;
+    const double t18 = t4 * c_lo;
+    const double t19 = t17 + t18;
+    const double t20 = t2 - t9;
+    const double t21 = t20 - t19;
+    const double t22 = t3 * a_lo;
+    const double t23 = t21 - t22;
+    const double t24 = t23 / a_hi;
+    const int t25 = x > 0.0;
+    const double t26 = xact_minimum_bounded(t3, (-670.3527651431469));
+    const double t27 = xact_maximum_bounded(t26, (-928.0));
+    const double t28 = xact_minimum_bounded(t27, 0.0);
+    const double t29 = 88.722839111673 + t28;
+    const double t30 = t29 - 88.722839111673;
+    const double t31 = t29 - t30;
+    const double t32 = 88.722839111673 - t31;
+    const double t33 = t28 - t30;
+    const double t34 = t32 + t33;
+    const double t35 = t24 + 2.9683799217232634e-15;
+    const double t36 = t34 + t35;
+    const double t37 = exp(t29);
+    const double t38 = t37 * t36;
+    const double t39 = t37 + t38;
+    const double t40 = d * t39;
+    const double t41 = t40 * 2.938735877055719e-39;
+    const double t42 = xact_minimum_bounded(t3, 0.0);
+    const double t43 = exp(t42);
+    const int t44 = t3 < (-670.3527651431469);
+    const double t45 = t43 * t24;
+    const double t46 = t43 + t45;
+    const double t47 = d * t46;
+    const double t48 = t44 ? t41 : t47;
+    const double t49 = t25 ? d : t48;
+    return t49;
 }
 
 XACT_KERNEL double xact_gelu_approximate_none_vjp_exact(double x, double d)
@@ -2165,6 +2307,75 @@ XACT_KERNEL double xact_mish_vjp_exact(double x, double d)
     return t128;
 }
 
+XACT_KERNEL double xact_softplus_vjp_exact(double x, double d, double bound, double unscale, double c_hi, double c_lo, double split_hi, double split_lo)
+{
+    const double t0 = -bound;
+    const double t1 = xact_maximum_bounded(x, t0);
+    const double t2 = xact_minimum_bounded(t1, bound);
+    const double t3 = t2 * unscale;
+    const double t4 = 134217729.0 * t3;
+    const double t5 = t4 - t3;
+    const double t6 = t4 - t5;
+    const double t7 = t3 - t6;
+    const double t8 = t3 * c_hi;
+    const double t9 = t6 * split_hi;
+    const double t10 = t9 - t8;
+    const double t11 = t6 * split_lo;
+    const double t12 = t10 + t11;
+    const double t13 = t7 * split_hi;
+    const double t14 = t12 + t13;
+    const double t15 = t7 * split_lo;
+    const double t16 = t14 + t15;
+    const double t17 = t3 * c_lo;
+    const double t18 = t16 + t17;
+    const int t19 = t8 >= 0.0;
+    const double t20 = -t8;
+    const double t21 = t19 ? t20 : t8;
+    const double t22 = -t18;
+    const double t23 = t19 ? t22 : t18;
+    const double t24 = exp(t21);
+    const double t25 = t24 * t23;
+    const double t26 = t24 + t25;
+    const double t27 = 1.0 + t26;
+    const double t28 = t27 - 1.0;
+    const double t29 = t27 - t28;
+    const double t30 = 1.0 - t29;
+    const double t31 = t26 - t28;
+    const double t32 = t30 + t31;
+    const double t33 = t32 / t27;
+    const double t34 = 1.0 / t27;
+    const double t35 = xact_minimum_bounded(t8, 0.0);
+    const double t36 = t18 - t33;
+    const double t37 = xact_minimum_bounded(t35, (-670.3527651431469));
+    const double t38 = xact_maximum_bounded(t37, (-928.0));
+    const double t39 = xact_minimum_bounded(t38, 0.0);
+    const double t40 = 88.722839111673 + t39;
+    const double t41 = t40 - 88.722839111673;
+    const double t42 = t40 - t41;
+    const double t43 = 88.722839111673 - t42;
+    const double t44 = t39 - t41;
+    const double t45 = t43 + t44;
+    const double t46 = t36 + 2.9683799217232634e-15;
+    const double t47 = t45 + t46;
+    const double t48 = exp(t40);
+    const double t49 = t48 * t47;
+    const double t50 = t48 + t49;
+    const double t51 = t34 * t50;
+    const double t52 = t51 * 2.938735877055719e-39;
+    const double t53 = xact_minimum_bounded(t35, 0.0);
+    const double t54 = exp(t53);
+    const int t55 = t35 < (-670.3527651431469);
+    const double t56 = t54 * t36;
+    const double t57 = t54 + t56;
+    const double t58 = t34 * t57;
+    const double t59 = t55 ? t52 : t58;
+    const double t60 = t34 * t33;
+    const double t61 = t34 - t60;
+    const double t62 = t19 ? t61 : t59;
+    const double t63 = d * t62;
+    return t63;
+}
+
 XACT_KERNEL double xact_softsign_vjp_exact(double x, double d)
 {
     const double t0 = fabs(x);
@@ -2255,11 +2466,22 @@ XACT_KERNEL double xact_tanh_shrink_vjp_exact(double x, double d)
     return t64;
 }
 
-XACT_KERNEL double xact_squareplus_b_4_vjp_exact(double x, double d)
+XACT_KERNEL double xact_squareplus_b_0_vjp_exact(double x, double d)
 {
+    const int t0 = x > 0.0;
+    const double t1 = t0 ? d : 0.0;
+    const int t2 = x != x;
+    const double t3 = t2 ? x : t1;
+    return t3;
+}
+
+XACT_KERNEL double xact_squareplus_vjp_exact(double x, double d, double b1, double relative, double far, double down, double up)
+{
+    const double t54 = b1 / 2.0;
+    const double t65 = b1 / 4.0;
     const double t0 = fabs(x);
-    const double t1 = xact_minimum_bounded(t0, 8589934592.0);
-    const double t2 = t1 * 0.5;
+    const double t1 = xact_minimum_bounded(t0, far);
+    const double t2 = t1 * down;
     const double t3 = t2 * t2;
     const double t4 = 134217729.0 * t2;
     const double t5 = t4 - t2;
@@ -2273,10 +2495,10 @@ XACT_KERNEL double xact_squareplus_b_4_vjp_exact(double x, double d)
     const double t13 = t11 + t12;
     const double t14 = t7 * t7;
     const double t15 = t13 + t14;
-    const double t16 = 1.0 + t3;
-    const double t17 = t16 - 1.0;
+    const double t16 = b1 + t3;
+    const double t17 = t16 - b1;
     const double t18 = t16 - t17;
-    const double t19 = 1.0 - t18;
+    const double t19 = b1 - t18;
     const double t20 = t3 - t17;
     const double t21 = t19 + t20;
     const double t22 = t21 + t15;
@@ -2311,26 +2533,26 @@ XACT_KERNEL double xact_squareplus_b_4_vjp_exact(double x, double d)
     const double t51 = t23 - t50;
     const double t52 = t2 - t49;
     const double t53 = t51 + t52;
-    const double t54 = t23 * t48;
-    const double t55 = 0.5 / t54;
-    const double t56 = 0.0 - t43;
-    const double t57 = t53 + t41;
-    const double t58 = t57 / t48;
-    const double t59 = t56 - t58;
-    const double t60 = t55 * t59;
-    const double t61 = t55 + t60;
-    const double t62 = xact_maximum_bounded(t0, 8589934592.0);
-    const double t63 = 2.0 / t62;
-    const double t64 = 0.25 * t63;
-    const double t65 = t64 * t63;
-    const double t66 = t65 * 0.0;
-    const double t67 = t65 + t66;
-    const int t68 = x >= 0.0;
-    const int t69 = t0 > 8589934592.0;
-    const double t70 = t69 ? t67 : t61;
-    const double t71 = t68 ? t47 : t70;
-    const double t72 = d * t71;
-    return t72;
+    const double t55 = t23 * t48;
+    const double t56 = t54 / t55;
+    const double t57 = relative - t43;
+    const double t58 = t53 + t41;
+    const double t59 = t58 / t48;
+    const double t60 = t57 - t59;
+    const double t61 = t56 * t60;
+    const double t62 = t56 + t61;
+    const double t63 = xact_maximum_bounded(t0, far);
+    const double t64 = up / t63;
+    const double t66 = t65 * t64;
+    const double t67 = t66 * t64;
+    const double t68 = t67 * relative;
+    const double t69 = t67 + t68;
+    const int t70 = x >= 0.0;
+    const int t71 = t0 > far;
+    const double t72 = t71 ? t69 : t62;
+    const double t73 = t70 ? t47 : t72;
+    const double t74 = d * t73;
+    return t74;
 }
 
 XACT_ROW void xact_softmax_row(const float *restrict xrow,
@@ -3514,18 +3736,20 @@ XACT_ROW void xact_softmin_vjp_row64(const double *restrict yrow,
     K(identity_value, (v)) \
     K(elu_value_exact, (v, p[0])) \
     K(selu_value_exact, (v)) \
-    K(celu_alpha_1_value_exact, (v)) \
+    K(celu_value_exact, (v, p[0], p[1])) \
     K(gelu_approximate_none_value_exact, (v)) \
     K(gelu_approximate_tanh_value_exact, (v)) \
     K(silu_value_exact, (v)) \
     K(mish_value_exact, (v)) \
     K(softplus_beta_1_value_exact, (v)) \
+    K(softplus_value_exact, (v, p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11])) \
     K(softsign_value_exact, (v)) \
     K(sigmoid_value_exact, (v)) \
     K(log_sigmoid_value_exact, (v)) \
     K(tanh_value_exact, (v)) \
     K(tanh_shrink_value_exact, (v)) \
-    K(squareplus_b_4_value_exact, (v))
+    K(squareplus_b_0_value_exact, (v)) \
+    K(squareplus_value_exact, (v, p[0], p[1]))
 
 #define XACT_VJP_KERNELS(K) \
     K(relu_vjp, (v, d)) \
@@ -3572,10 +3796,13 @@ XACT_ROW void xact_softmin_vjp_row64(const double *restrict yrow,
     K(hard_shrink_vjp, (v, d, p[0])) \
     K(soft_shrink_vjp, (v, d, p[0])) \
     K(identity_vjp, (v, d)) \
+    K(celu_vjp_exact, (v, d, p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8])) \
     K(gelu_approximate_none_vjp_exact, (v, d)) \
     K(gelu_approximate_tanh_vjp_exact, (v, d)) \
     K(silu_vjp_exact, (v, d)) \
     K(mish_vjp_exact, (v, d)) \
+    K(softplus_vjp_exact, (v, d, p[0], p[1], p[2], p[3], p[4], p[5])) \
     K(softsign_vjp_exact, (v, d)) \
     K(tanh_shrink_vjp_exact, (v, d)) \
-    K(squareplus_b_4_vjp_exact, (v, d))
+    K(squareplus_b_0_vjp_exact, (v, d)) \
+    K(squareplus_vjp_exact, (v, d, p[0], p[1], p[2], p[3], p[4]))

@@ -12,10 +12,15 @@ Two tables, each recorded into C by :mod:`xact._run.kernels.record`:
   erfc, the derivative roots), the one definition, compiled; and, for the
   kinks and the plain derivatives proven in float64, the wide formulas.
 
-A kernel's parameters (``alpha``, ``beta``, ...) are kernel arguments, except
-those a formula branches on or transforms in Python, which :data:`FIXED` (and
-:data:`FIXED64`) give a kernel of their own per value; other values of those
-run the generic path.
+A kernel's parameters (``alpha``, ``beta``, ...) are kernel arguments. Those a
+float32 formula branches on, and the float64 formulas' choices between two
+formulas (softplus at beta = 1, squareplus at b = 0, gelu's ``approximate``),
+have a kernel of their own per value (:data:`FIXED`, :data:`FIXED64`). Where
+the exact math transforms a parameter in Python (a power of two from
+``frexp``, ``sqrt(b)``), the kernel records its two-step form
+(:class:`xact._math.catalogue.Prepared`): each call turns the parameters into
+constants, which the kernel takes as its arguments, so every value runs
+compiled.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
+
+import numpy as np
 
 from ..._math import derivatives, softmax
 from ..._math.catalogue import DEFINITIONS, definition
@@ -34,6 +41,7 @@ __all__ = [
     "EXACT64",
     "FIXED",
     "FIXED64",
+    "MAX_ARGUMENTS",
     "ROWS",
     "ROW_VJPS",
     "Kernel",
@@ -137,19 +145,30 @@ EXACT64: Mapping[str, frozenset[str]] = {
             "softsign",
             "tanh_shrink",
             "squareplus",
+            # where beta (alpha) is no power of two
+            "softplus",
+            "celu",
         }
     ),
 }
 
-# the parameters the exact math turns into constants in Python (a branch on
-# beta == 1, a power of two from frexp, a hypot of sqrt(b)): a float64 kernel
-# per setting, tried in order; other values run the generic path
-FIXED64: Mapping[str, tuple[dict[str, Any], ...]] = {
-    "celu": ({"alpha": 1.0},),  # the value (the derivative: the wide table)
-    "gelu": ({"approximate": "none"}, {"approximate": "tanh"}),
-    "softplus": ({"beta": 1.0},),
-    "squareplus": ({"b": 4.0},),
+# the parameters the exact math chooses a formula by, per direction: a
+# float64 kernel per setting, tried in order (an empty setting: the prepared
+# form, any value; softplus' at beta = 1 is the wide table's)
+_GELU = ({"approximate": "none"}, {"approximate": "tanh"})
+_SQUAREPLUS = ({"b": 0.0}, {})
+FIXED64: Mapping[str, Mapping[str, tuple[dict[str, Any], ...]]] = {
+    "value": {
+        "gelu": _GELU,
+        "softplus": ({"beta": 1.0}, {}),
+        "squareplus": _SQUAREPLUS,
+    },
+    "vjp": {"gelu": _GELU, "squareplus": _SQUAREPLUS},
 }
+
+# the most arguments a kernel takes (softplus's twelve constants); the C and
+# CUDA interfaces pass this many
+MAX_ARGUMENTS = 16
 
 
 @dataclass(frozen=True)
@@ -160,6 +179,9 @@ class Kernel:
     parameters: tuple[str, ...]  # passed at run time, in this order
     excluded: tuple[tuple[str, tuple[float, ...]], ...] = ()  # fixed elsewhere
     exact: bool = False  # float64 only, recorded from the exact math
+    # the options a per-call step turns into the constants that
+    # ``parameters`` name (the definition's Prepared form); () if none
+    prepared: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -173,6 +195,8 @@ class Kernel:
         return ("x",) if self.direction == "value" else ("x", "d")
 
     def formula(self) -> Callable[..., Any]:
+        if self.prepared:
+            return definition(self.function).prepared[self.direction].math
         if self.exact:
             math = definition(self.function)
             return math.math if self.direction == "value" else _vjp_of(math.vjp)
@@ -182,6 +206,15 @@ class Kernel:
 
     def matches(self, params: Mapping[str, Any]) -> bool:
         return all(params[k] == v for k, v in self.fixed)
+
+    def arguments(self, params: Mapping[str, Any]) -> tuple[float, ...]:
+        """The run-time arguments for these parameters: the parameters
+        themselves, or the constants the per-call step makes of them."""
+        if self.prepared:
+            step = definition(self.function).prepared[self.direction].constants
+            options = {k: params[k] for k in self.prepared}
+            return tuple(float(v) for v in step(np, np.float64, **options).values())
+        return tuple(float(params[p]) for p in self.parameters)
 
     def source(self) -> str:
         from .record import c_function
@@ -229,7 +262,7 @@ def kernels() -> tuple[Kernel, ...]:
     kernels = []
     for direction in DIRECTIONS:
         for exact in (False, True):
-            fixed = FIXED64 if exact else FIXED
+            fixed = FIXED64[direction] if exact else FIXED
             for entry in DEFINITIONS:
                 if entry.along_axis or (exact and entry.name not in EXACT64[direction]):
                     continue
@@ -254,7 +287,19 @@ def _settings(
         excluded = tuple(
             (p, tuple(s[p] for s in settings if p in s)) for p in parameters
         )
-        kernels.append(Kernel(name, direction, fixed, parameters, excluded, exact))
+        prepared = definition(name).prepared.get(direction)
+        if exact and parameters and prepared is not None:
+            # the kernel's arguments: the constants, named as at the defaults
+            options = {k: defaults[k] for k in parameters}
+            constants = prepared.constants(np, np.float64, **options)
+            kernel = Kernel(
+                name, direction, fixed, tuple(constants), (), exact, parameters
+            )
+        else:
+            kernel = Kernel(name, direction, fixed, parameters, excluded, exact)
+        if len(kernel.parameters) > MAX_ARGUMENTS:
+            raise ValueError(f"{kernel.name} takes more than {MAX_ARGUMENTS} arguments")
+        kernels.append(kernel)
     return kernels
 
 
@@ -302,8 +347,8 @@ def find(
             continue
         plain = not kernel.exact and function in PLAIN_WHEN_EXACT_SCALE
         if float64 and plain and not plain_in_float64(function, dict(params)):
-            return None  # a scale that is no power of two: the generic path
-        return index, kernel, tuple(float(params[p]) for p in kernel.parameters)
+            continue  # a scale that is no power of two: the exact kernel
+        return index, kernel, kernel.arguments(params)
     return None
 
 
@@ -441,6 +486,10 @@ HEADER = """\
 #ifndef XACT_KERNEL
 #define XACT_KERNEL static inline
 #endif
+/* the most arguments (parameters or their constants) a kernel takes: C
+ * passes them as an array p, CUDA as that many doubles p0, p1, ...
+ * (XACT_ARGUMENT_LIST), gathered into p (XACT_ARGUMENT_ARRAY) */
+@ARGUMENTS@
 #ifndef XACT_ROW
 #define XACT_ROW static
 #endif
@@ -479,7 +528,16 @@ XACT_KERNEL double xact_minimum_bounded(double a, double b)
 
 def c_source() -> str:
     """The generated C source of every kernel (``kernels.h``)."""
-    parts = [HEADER, *(kernel.source() for kernel in kernels())]
+    names = [f"p{i}" for i in range(MAX_ARGUMENTS)]
+    arguments = "\n".join(
+        (
+            f"#define XACT_MAX_ARGUMENTS {MAX_ARGUMENTS}",
+            f"#define XACT_ARGUMENT_LIST {', '.join(f'double {n}' for n in names)}",
+            f"#define XACT_ARGUMENT_ARRAY {{{', '.join(names)}}}",
+        )
+    )
+    header = HEADER.replace("@ARGUMENTS@", arguments)
+    parts = [header, *(kernel.source() for kernel in kernels())]
     parts += [row.source() for row in ROWS]
     parts += [vjp.source() for vjp in ROW_VJPS]
     for float64 in (False, True):
