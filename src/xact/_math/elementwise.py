@@ -157,23 +157,8 @@ _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
 
 
-def _times_exp(
-    xp: Namespace,
-    factor: Array,
-    hi: Array,
-    lo: Array | None = None,
-    *,
-    e: Array | None = None,
-) -> Array:
-    """factor * exp(hi + lo) for hi <= 0, without losing bits to subnormals
-    (``e``: exp(hi) where the caller has it already)."""
-    if lo is None:
-        # where exp(hi) is subnormal but the product is not: (factor h) h,
-        # h = exp(hi / 2)
-        deep = log_smallest_normal(xp, hi.dtype) + 1.0
-        e = xp.exp(hi) if e is None else e
-        h = xp.exp(hi / 2)
-        return xp.where(hi < deep, (factor * h) * h, factor * e)
+def _times_exp(xp: Namespace, factor: Array, hi: Array, lo: Array) -> Array:
+    """factor * exp(hi + lo) for hi <= 0, without losing bits to subnormals."""
     lift_hi, lift_lo, _ = _lift(xp, hi.dtype, 1.0)
     return _exp_product(xp, hi, lo, lift_hi, lift_lo, factor=factor)
 
@@ -235,22 +220,27 @@ def _rounded_with_ratio(c: float, xp: Namespace, dtype: object) -> tuple[float, 
 _SIGMOID_SATURATED = 40.0
 
 
-def _saturating_exp(xp: Namespace, x: Array) -> Array:
-    """e^-|x|, with x capped at 40 (where 1 + e^-|x| is 1), so that autodiff
-    of x * f(e^-|x|) at +inf never forms inf * 0."""
+def _exp_of_negative_side(xp: Namespace, x: Array) -> tuple[Array, Array, Array]:
+    """``e, low, h`` for sigmoid-like formulas, with one exponential: e =
+    e^-|x| (x capped at 40, where 1 + e^-|x| is 1, so that autodiff of
+    x * f(e^-|x|) at +inf never forms inf * 0), except below the
+    point where e^x is subnormal (``low``), where e is 0 (far below half an
+    ULP of 1) and h = e^(x/2), so that f e^x = (f h) h keeps its bits."""
+    low = x < log_smallest_normal(xp, x.dtype) + 1.0
     capped = xp.where(x > _SIGMOID_SATURATED, _SIGMOID_SATURATED, x)
-    return xp.exp(minus_abs(xp, capped))
+    h = xp.exp(xp.where(low, x / 2, minus_abs(xp, capped)))
+    return xp.where(low, 0.0, h), low, h
 
 
 def silu_math(xp: Namespace, x: Array) -> Array:
     # each branch sees only its own side of x (autodiff at ±inf stays finite)
     # one exponential (e^-|x|, which is e^x below 0) and one division
     x = xp.maximum(x, _exp_floor(xp, x.dtype))
-    e = _saturating_exp(xp, x)
+    e, low, h = _exp_of_negative_side(xp, x)
     r = 1.0 / (1.0 + e)
     positive = positive_part(xp, x) * r
     below_zero = negative_part(xp, x)
-    negative = _times_exp(xp, below_zero, below_zero, e=e) * r
+    negative = xp.where(low, (below_zero * h) * h, below_zero * e) * r
     return xp.where(x >= 0, positive, negative)
 
 
@@ -268,10 +258,11 @@ def mish_math(xp: Namespace, x: Array) -> Array:
     # tanh(softplus(x)) = n / (n + 2) with n = u (u + 2), u = e^x (x <= 0);
     # = (1 + 2w) / (1 + 2w + 2w^2) with w = e^-x (x > 0).
     x = xp.maximum(x, _exp_floor(xp, x.dtype))
-    e = _saturating_exp(xp, x)
+    e, low, h = _exp_of_negative_side(xp, x)
     n = e * (e + 2.0)
     below_zero = negative_part(xp, x)
-    negative = _times_exp(xp, below_zero, below_zero, e=e) * ((e + 2.0) / (n + 2.0))
+    negative = xp.where(low, (below_zero * h) * h, below_zero * e)
+    negative = negative * ((e + 2.0) / (n + 2.0))
     two_w = 2.0 * e
     positive = positive_part(xp, x) * ((1.0 + two_w) / ((1.0 + two_w) + two_w * e))
     return xp.where(x > 0, positive, negative)

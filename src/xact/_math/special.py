@@ -147,17 +147,17 @@ def erfc_pair_generic(
     # exp(-square) as the square of exp(-square/2): a subnormal exp(-square)
     # would lose the bits that a large multiplier (gelu's x/2) brings back.
     # Where exp(-square) is normal it is taken once (one rounding less).
-    half_gaussian = xp.exp(-square / 2)
+    # One exponential serves both: exp(-square) or exp(-square / 2).
     normal = square < -log_smallest_normal(xp, z.dtype) - 1.0
-    gaussian = xp.exp(-xp.where(normal, square, 0.0))
+    gaussian = xp.exp(-xp.where(normal, square, square / 2))
     core = erfcx + (erfcx_lo - erfcx * tail)
-    result = xp.where(normal, core * gaussian, (core * half_gaussian) * half_gaussian)
+    result = xp.where(normal, core * gaussian, (core * gaussian) * gaussian)
     # erfc(30) underflows in every dtype: 0, never multiplier * 0 = NaN
     saturated_multiplier = xp.where(z < _Z_SATURATED, multiplier, 0.0)
     scaled = xp.where(
         normal,
         (saturated_multiplier * core) * gaussian,
-        ((saturated_multiplier * core) * half_gaussian) * half_gaussian,
+        ((saturated_multiplier * core) * gaussian) * gaussian,
     )
     return xp.where(negative, multiplier * (2.0 - result), scaled)
 
