@@ -171,15 +171,38 @@ def _exp_up(
     return factor * exp_pair(xp, shifted, shifted_lo + (lo + shift_lo))
 
 
+def _shifted_exp(
+    xp: Namespace, hi: Array, outside: Array | None = None
+) -> tuple[Array, Array, Array]:
+    """One exponential for :func:`_times_exp`: ``(E, lift, shifted_lo)``.
+
+    ``lift`` is where ``exp(hi)`` is subnormal, or so small that ``exp(hi) *
+    lo`` is: there E = exp(hi + n log 2), the exponent shifted up by the
+    exact pair ``n log 2`` (``shifted_lo``: the low part of that sum), else
+    ``exp(outside)`` (default ``min(hi, 0)``; a caller that needs e^-|x|
+    for both signs of x passes ``-|x|``). Below the lift, e^hi is far below
+    half an ULP of 1: a caller that adds it to 1 takes 0 there.
+    """
+    info = finfo_of(xp, hi.dtype)
+    deep = math.log(float(info.smallest_normal)) - math.log(float(info.eps)) + 2.0
+    n = _exp_shift(int(info.bits))
+    shift_hi, _ = constant_pair(n * _LN2[0], n * _LN2[1], xp, hi.dtype)
+    low = clip(xp, hi, -_EXP_SATURATED - n, 0.0)
+    shifted, shifted_lo = two_sum(xp, shift_hi, low)
+    lift = hi < deep
+    outside = xp.minimum(hi, 0.0) if outside is None else outside
+    return xp.exp(xp.where(lift, shifted, outside)), lift, shifted_lo
+
+
 def _times_exp(
     xp: Namespace,
     factor: Array,
     hi: Array,
     lo: Array | float = 0.0,
-    e: Array | None = None,
+    shifted: tuple[Array, Array, Array] | None = None,
 ) -> Array:
-    """``factor * exp(hi + lo)`` for ``hi <= 0``, ``|lo| <= ulp(hi)``; ``e`` is
-    ``exp(hi)`` where the caller has it already.
+    """``factor * exp(hi + lo)`` for ``hi <= 0``, ``|lo| <= ulp(hi)``;
+    ``shifted``: :func:`_shifted_exp` of ``hi``, where the caller has it.
 
     Where ``exp(hi)`` is subnormal (or so small that ``exp(hi) * lo`` is) but
     the product is normal, ``exp`` would lose bits (or, on a backend that
@@ -187,13 +210,11 @@ def _times_exp(
     ``n log 2`` and the product scaled back by the power of two ``2**-n``,
     exact for a normal result.
     """
-    info = finfo_of(xp, hi.dtype)
-    deep = math.log(float(info.smallest_normal)) - math.log(float(info.eps)) + 2.0
-    n = _exp_shift(int(info.bits))
-    far = _exp_up(xp, factor, xp.minimum(hi, deep), lo, n) * 2.0**-n
-    if e is None:
-        e = xp.exp(xp.minimum(hi, 0.0))
-    return xp.where(hi < deep, far, factor * (e + e * lo))
+    n = _exp_shift(_bits(xp, hi))
+    _, shift_lo = constant_pair(n * _LN2[0], n * _LN2[1], xp, hi.dtype)
+    e, lift, shifted_lo = _shifted_exp(xp, hi) if shifted is None else shifted
+    far = (factor * (e + e * (shifted_lo + (lo + shift_lo)))) * 2.0**-n
+    return xp.where(lift, far, factor * (e + e * lo))
 
 
 def _horner(xp: Namespace, t: Array, coefficients: tuple[float, ...]) -> Array:
@@ -419,9 +440,10 @@ def log_sigmoid_vjp(xp: Namespace, x: Array, y: Array, d: Array) -> Array:
 def sigmoid_vjp(xp: Namespace, x: Array, y: Array, d: Array) -> Array:
     """e / (1 + e)**2 with e = exp(-|x|), 1 + e as a pair."""
     down = minus_abs(xp, x)
-    e = xp.exp(down)
+    shifted = _shifted_exp(xp, down)
+    e = xp.where(shifted[1], 0.0, shifted[0])
     o, _, rel = _one_plus(xp, e)
-    return d * _times_exp(xp, 1.0 / (o * o), down, -2.0 * rel, e)
+    return d * _times_exp(xp, 1.0 / (o * o), down, -2.0 * rel, shifted)
 
 
 def softsign_vjp(xp: Namespace, x: Array, y: Array, d: Array) -> Array:
@@ -441,9 +463,10 @@ def tanh_vjp(xp: Namespace, x: Array, y: Array, d: Array) -> Array:
     """sech(x)**2 = 4e / (1 + e)**2 with e = exp(-2|x|), 1 + e as a pair (not
     1 - y**2, which is 0 once tanh rounds to 1)."""
     down = -2.0 * xp.minimum(xp.abs(x), _SIGMOID_SATURATED)
-    e = xp.exp(down)
+    shifted = _shifted_exp(xp, down)
+    e = xp.where(shifted[1], 0.0, shifted[0])
     o, _, rel = _one_plus(xp, e)
-    return d * _times_exp(xp, 4.0 / (o * o), down, -2.0 * rel, e)
+    return d * _times_exp(xp, 4.0 / (o * o), down, -2.0 * rel, shifted)
 
 
 def tanh_shrink_vjp(xp: Namespace, x: Array, y: Array, d: Array) -> Array:
@@ -543,11 +566,13 @@ def silu_vjp(xp: Namespace, x: Array, y: Array, d: Array) -> Array:
     near the root x ~ -1.28 a polynomial.
     """
     xc = clip(xp, x, -_SIGMOID_SATURATED, _SIGMOID_SATURATED)
-    e = xp.exp(minus_abs(xp, xc))
+    below_zero = xp.minimum(xc, 0.0)
+    shifted = _shifted_exp(xp, below_zero, minus_abs(xp, xc))
+    e = xp.where(shifted[1], 0.0, shifted[0])
     o, o_lo, rel = _one_plus(xp, e)
     square_o = o * o
     bracket = (1.0 + xc) + e
-    negative = _times_exp(xp, bracket / square_o, xp.minimum(xc, 0.0), -2.0 * rel, e)
+    negative = _times_exp(xp, bracket / square_o, below_zero, -2.0 * rel, shifted)
     positive = (o + (xc * e + o_lo)) / square_o
     positive = positive - positive * (2.0 * rel)
     return d * _pieces(xp, x, roots.SILU, xp.where(xc >= 0, positive, negative))
@@ -563,7 +588,9 @@ def mish_vjp(xp: Namespace, x: Array, y: Array, d: Array) -> Array:
     x > 0; near the root x ~ -1.19 a polynomial.
     """
     xc = clip(xp, x, -_SIGMOID_SATURATED, _SIGMOID_SATURATED)
-    u = xp.exp(minus_abs(xp, xc))
+    below_zero = xp.minimum(xc, 0.0)
+    shifted = _shifted_exp(xp, below_zero, minus_abs(xp, xc))
+    u = xp.where(shifted[1], 0.0, shifted[0])
     # x <= 0: the last sums of B and n + 2 as pairs, their roundings relative
     # corrections of exp (B is not 0 outside the root's interval)
     n2, n2_lo = two_sum(xp, 2.0, u * (u + 2.0))
@@ -571,7 +598,7 @@ def mish_vjp(xp: Namespace, x: Array, y: Array, d: Array) -> Array:
     bracket, bracket_lo = two_sum(xp, 4.0 * s, u * ((6.0 + 4.0 * xc) + u * (4.0 + u)))
     bracket_lo = bracket_lo + 4.0 * s_lo
     rel = bracket_lo / xp.where(bracket == 0, 1.0, bracket) - 2.0 * n2_lo / n2
-    negative = _times_exp(xp, bracket / (n2 * n2), xp.minimum(xc, 0.0), rel, u)
+    negative = _times_exp(xp, bracket / (n2 * n2), below_zero, rel, shifted)
     # x > 0
     two_w = 2.0 * u
     denominator = 1.0 + two_w * (1.0 + u)

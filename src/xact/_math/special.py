@@ -129,7 +129,9 @@ def erfc_pair_generic(
     denominator_lo = denominator_lo + z_lo
     t = 2.0 / denominator
     product, product_lo = two_product(xp, t, denominator)
-    t_lo = ((2.0 - product) - product_lo - t * denominator_lo) / denominator
+    # the correction divided by the denominator as a product with t / 2 (a
+    # second division would cost as much as the rest of the pair)
+    t_lo = ((2.0 - product) - product_lo - t * denominator_lo) * (t / 2)
     # g(u) = c0 + c1 u + tail(u), the first two terms compensated
     u = 2.0 * t - 1.0
     u_lo = 2.0 * t_lo
