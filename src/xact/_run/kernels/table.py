@@ -155,8 +155,8 @@ EXACT64: Mapping[str, frozenset[str]] = {
 # the parameters the exact math chooses a formula by, per direction: a
 # float64 kernel per setting, tried in order (an empty setting: the prepared
 # form, any value; softplus' at beta = 1 is the wide table's)
-_GELU = ({"approximate": "none"}, {"approximate": "tanh"})
-_SQUAREPLUS = ({"b": 0.0}, {})
+_GELU: tuple[dict[str, Any], ...] = ({"approximate": "none"}, {"approximate": "tanh"})
+_SQUAREPLUS: tuple[dict[str, Any], ...] = ({"b": 0.0}, {})
 FIXED64: Mapping[str, Mapping[str, tuple[dict[str, Any], ...]]] = {
     "value": {
         "gelu": _GELU,
