@@ -2899,6 +2899,7 @@ XACT_ROW void xact_softmax_row64(const double *restrict xrow,
         const double t26 = exp(t15);
         const double t27 = t26 * t25;
         const double t28 = t26 + t27;
+        yrow[i] = t28;
         {
             const double s = r1 + t28, b = s - r1;
             c1 += (r1 - (s - b)) + (t28 - b);
@@ -2913,26 +2914,7 @@ XACT_ROW void xact_softmax_row64(const double *restrict xrow,
     #pragma omp simd
     XACT_ROW_LOOP(i, n) {
         const double x = xrow[i];
-        const int t2 = x == INFINITY;
-        const double t3 = t2 ? 0.0 : (-INFINITY);
-        const double t4 = t1 ? t3 : x;
-        const int t11 = t4 < t10;
-        const int t12 = t4 != (-INFINITY);
-        const int t13 = t11 & t12;
-        const double t14 = t13 ? t10 : t4;
-        const double t15 = t14 - t6;
-        const int t16 = fabs(t15) < INFINITY;
-        const double t17 = t16 ? t14 : 0.0;
-        const double t19 = t17 + t18;
-        const double t20 = t19 - t17;
-        const double t21 = t19 - t20;
-        const double t22 = t17 - t21;
-        const double t23 = t18 - t20;
-        const double t24 = t22 + t23;
-        const double t25 = t16 ? t24 : 0.0;
-        const double t26 = exp(t15);
-        const double t27 = t26 * t25;
-        const double t28 = t26 + t27;
+        const double t28 = yrow[i];
         const double t32 = t28 / t31;
         yrow[i] = t32;
     }
@@ -2988,6 +2970,7 @@ XACT_ROW void xact_softmax_masked_row64(const double *restrict xrow,
         const double t27 = exp(t16);
         const double t28 = t27 * t26;
         const double t29 = t27 + t28;
+        yrow[i] = t29;
         {
             const double s = r1 + t29, b = s - r1;
             c1 += (r1 - (s - b)) + (t29 - b);
@@ -3003,27 +2986,7 @@ XACT_ROW void xact_softmax_masked_row64(const double *restrict xrow,
     XACT_ROW_LOOP(i, n) {
         const double x = xrow[i];
         const int where = wrow[i];
-        const double t0 = where ? x : (-INFINITY);
-        const int t3 = t0 == INFINITY;
-        const double t4 = t3 ? 0.0 : (-INFINITY);
-        const double t5 = t2 ? t4 : t0;
-        const int t12 = t5 < t11;
-        const int t13 = t5 != (-INFINITY);
-        const int t14 = t12 & t13;
-        const double t15 = t14 ? t11 : t5;
-        const double t16 = t15 - t7;
-        const int t17 = fabs(t16) < INFINITY;
-        const double t18 = t17 ? t15 : 0.0;
-        const double t20 = t18 + t19;
-        const double t21 = t20 - t18;
-        const double t22 = t20 - t21;
-        const double t23 = t18 - t22;
-        const double t24 = t19 - t21;
-        const double t25 = t23 + t24;
-        const double t26 = t17 ? t25 : 0.0;
-        const double t27 = exp(t16);
-        const double t28 = t27 * t26;
-        const double t29 = t27 + t28;
+        const double t29 = yrow[i];
         const double t33 = t29 / t32;
         yrow[i] = t33;
     }
@@ -3349,6 +3312,7 @@ XACT_ROW void xact_softmin_row64(const double *restrict xrow,
         const double t27 = exp(t16);
         const double t28 = t27 * t26;
         const double t29 = t27 + t28;
+        yrow[i] = t29;
         {
             const double s = r1 + t29, b = s - r1;
             c1 += (r1 - (s - b)) + (t29 - b);
@@ -3363,27 +3327,7 @@ XACT_ROW void xact_softmin_row64(const double *restrict xrow,
     #pragma omp simd
     XACT_ROW_LOOP(i, n) {
         const double x = xrow[i];
-        const double t0 = -x;
-        const int t3 = t0 == INFINITY;
-        const double t4 = t3 ? 0.0 : (-INFINITY);
-        const double t5 = t2 ? t4 : t0;
-        const int t12 = t5 < t11;
-        const int t13 = t5 != (-INFINITY);
-        const int t14 = t12 & t13;
-        const double t15 = t14 ? t11 : t5;
-        const double t16 = t15 - t7;
-        const int t17 = fabs(t16) < INFINITY;
-        const double t18 = t17 ? t15 : 0.0;
-        const double t20 = t18 + t19;
-        const double t21 = t20 - t18;
-        const double t22 = t20 - t21;
-        const double t23 = t18 - t22;
-        const double t24 = t19 - t21;
-        const double t25 = t23 + t24;
-        const double t26 = t17 ? t25 : 0.0;
-        const double t27 = exp(t16);
-        const double t28 = t27 * t26;
-        const double t29 = t27 + t28;
+        const double t29 = yrow[i];
         const double t33 = t29 / t32;
         yrow[i] = t33;
     }
@@ -3611,6 +3555,7 @@ XACT_ROW void xact_log_softmax_vjp_row64(const double *restrict yrow,
         const int t0 = fabs(y) == INFINITY;
         const double t1 = exp(y);
         const double t2 = t0 ? 0.0 : t1;
+        outrow[i] = t2;
         {
             const double s = r0 + d, b = s - r0;
             c0 += (r0 - (s - b)) + (d - b);
@@ -3624,9 +3569,7 @@ XACT_ROW void xact_log_softmax_vjp_row64(const double *restrict yrow,
     XACT_ROW_LOOP(i, n) {
         const double y = yrow[i];
         const double d = drow[i];
-        const int t0 = fabs(y) == INFINITY;
-        const double t1 = exp(y);
-        const double t2 = t0 ? 0.0 : t1;
+        const double t2 = outrow[i];
         const double t4 = t2 * t3;
         const double t5 = d - t4;
         outrow[i] = t5;

@@ -23,6 +23,7 @@ parameter a fixed value in a variant of its own.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -187,6 +188,9 @@ class Recorder:
         self.inputs: list[str] = []  # loads of the row's elements, in a pass
         self._known: dict[str, Expression] = {}
         self._passes = 0
+        # the last reduction pass: its loop's index in body, its lines, and
+        # how many element statements it computes
+        self._last_loop: tuple[int, list[str], int] | None = None
 
     @property
     def lines(self) -> list[str]:
@@ -259,6 +263,7 @@ class Recorder:
         self.body.append(f"#pragma omp simd {clauses.format(k=k)}")
         loop = ["XACT_ROW_LOOP(i, n) {", *self.inputs, *self.elements]
         loop.append(step.format(k=k, v=value.text))
+        self._last_loop = (len(self.body), loop, len(self.elements))
         self.body.append("\n        ".join(loop) + "\n    }")
         self.body.append(combine.format(k=k))
         return f"r{k}"
@@ -452,7 +457,7 @@ def c_row_function(
     if reduces:
         recorder.body.append(f"XACT_ROW_STORE(yrow[0] = {store}{result});")
     else:
-        _last_pass(recorder, f"yrow[i] = {store}{result};")
+        _last_pass(recorder, "yrow", result, store)
     arguments = (
         f"const {element} *restrict xrow,\n"
         f"    const unsigned char *restrict wrow, {element} *restrict yrow, long n"
@@ -460,11 +465,61 @@ def c_row_function(
     return _row_source(name, arguments, recorder)
 
 
-def _last_pass(recorder: Recorder, store: str) -> None:
-    """The pass over the row that computes and stores each element."""
-    loop = ["XACT_ROW_LOOP(i, n) {", *recorder.inputs, *recorder.elements, store]
+def _last_pass(recorder: Recorder, output: str, result: str, store: str) -> None:
+    """The pass over the row that computes and stores each element:
+    ``output[i] = store + result``.
+
+    Where the elements of a double row reach this pass through one element
+    value of the reduction pass before it (softmax's exponentials, divided
+    by their sum), that pass also stores the value into ``output`` and this
+    one loads it back, rather than computing it again (an exponential an
+    element). The same thread writes and reads each element, in C and in a
+    CUDA block, and the values are the same."""
+    reused = _reused_element(recorder, result) if not store else None
+    if reused is None:
+        loop = ["XACT_ROW_LOOP(i, n) {", *recorder.inputs, *recorder.elements]
+    else:
+        name, (index, lines, computed) = reused
+        kept = [*lines[:-1], f"{output}[i] = {name};", lines[-1]]
+        recorder.body[index] = "\n        ".join(kept) + "\n    }"
+        loop = [
+            "XACT_ROW_LOOP(i, n) {",
+            *recorder.inputs,
+            f"const double {name} = {output}[i];",
+            *recorder.elements[computed:],
+        ]
+    loop.append(f"{output}[i] = {store}{result};")
     recorder.body.append("#pragma omp simd")
     recorder.body.append("\n        ".join(loop) + "\n    }")
+
+
+_NAME = re.compile(r"\bt\d+\b")
+
+
+def _reused_element(
+    recorder: Recorder, result: str
+) -> tuple[str, tuple[int, list[str], int]] | None:
+    """The one double element value of the last reduction pass that the
+    final pass needs, with that pass; None if it needs none or several."""
+    if recorder._last_loop is None:
+        return None
+    _, _, computed = recorder._last_loop
+    earlier = {
+        _NAME.search(statement).group(): statement  # type: ignore[union-attr]
+        for statement in recorder.elements[:computed]
+    }
+    later = recorder.elements[computed:]
+    defined = {_NAME.search(statement).group() for statement in later}  # type: ignore[union-attr]
+    used = {
+        name
+        for text in (*later, result)
+        for name in _NAME.findall(text.split("=", 1)[-1])
+        if name not in defined
+    }
+    needed = sorted(used & earlier.keys())
+    if len(needed) != 1 or not earlier[needed[0]].startswith("const double "):
+        return None
+    return needed[0], recorder._last_loop
 
 
 def _row_source(name: str, arguments: str, recorder: Recorder) -> str:
@@ -485,7 +540,7 @@ def c_row_vjp_function(
     d = recorder.row_input("d", load.format("d"))
     result = recorder.operand(formula(recorder, None, y, d, -1))
     store = "(float)" if element == "float" else ""
-    _last_pass(recorder, f"outrow[i] = {store}{result};")
+    _last_pass(recorder, "outrow", result, store)
     arguments = (
         f"const {element} *restrict yrow,\n"
         f"    const {element} *restrict drow, {element} *restrict outrow, long n"
