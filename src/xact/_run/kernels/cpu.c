@@ -60,9 +60,10 @@ double hypot(double, double);
  * exp(x >= 0 ? -x : x), then x >= 0 ? r : e r) into one branch with a call
  * of exp in each arm, which the vectorizer turns into two vector calls:
  * float64 sigmoid at 1e6 took 1.27 ms on one thread with it, 0.70 ms
- * without. Off for the elementwise loops. */
+ * without; float64 log_softmax over 1000 x 1000, 3.8 ms against 2.0 ms.
+ * Off for every loop. */
 #if defined(__GNUC__) && !defined(__clang__)
-#define XACT_ROWS_OPTIMIZE __attribute__((optimize("no-tree-pre")))
+#define XACT_ROWS_OPTIMIZE __attribute__((optimize("no-tree-pre", "no-thread-jumps")))
 #define XACT_LOOP_OPTIMIZE __attribute__((optimize("no-thread-jumps")))
 #else
 #define XACT_ROWS_OPTIMIZE
