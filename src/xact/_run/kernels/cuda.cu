@@ -57,6 +57,10 @@ static __device__ double block_combine(double v, bool maximum)
 #define XACT_ROW_SUM(r) r = block_combine(r, false)
 #define XACT_ROW_OR(r) r = __syncthreads_or(r)
 #define XACT_ROW_STORE(statement) if (threadIdx.x == 0) statement
+/* TwoProduct's error by the device's fused multiply-add (exact; --fmad=false
+ * stops only the contraction of separate operations): the bits of Dekker's
+ * split wherever that is exact, in two instructions */
+#define XACT_PRODUCT_ERROR(a, b, p) fma(a, b, -(p))
 
 #include "kernels.h"
 #include "halves.h"

@@ -366,6 +366,15 @@ class Recorder:
     def hypot(self, a: Any, b: Any, /) -> Expression:
         return self._call("hypot", a, b)
 
+    def fused_two_product(self, a: Any, b: Any, /) -> tuple[Any, Expression]:
+        """TwoProduct (:func:`xact._math.twofold.two_product`) as one
+        operation: ``p = a * b`` and its exact error by ``XACT_PRODUCT_ERROR``,
+        Dekker's split in C and a fused multiply-add where the target has
+        one: the same bits wherever Dekker's product is exact, the range the
+        formulas keep it to."""
+        p = a * b
+        return p, self._call("XACT_PRODUCT_ERROR", a, b, p)
+
     def isnan(self, x: Any, /) -> Expression:
         name = self.operand(x)
         return self.emit(

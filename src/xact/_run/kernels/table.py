@@ -501,6 +501,22 @@ HEADER = """\
 #define XACT_ROW_STORE(statement) statement
 #endif
 
+/* TwoProduct's error: a * b - p exactly, for p = fl(a * b). Dekker's split
+ * (2^27 + 1), as xact._math.twofold writes it, unless the includer defines
+ * XACT_PRODUCT_ERROR as a fused multiply-add: the same bits wherever
+ * Dekker's product is exact, which the formulas keep to. */
+#ifndef XACT_PRODUCT_ERROR
+#define XACT_PRODUCT_ERROR(a, b, p) xact_product_error(a, b, p)
+#endif
+#ifndef XACT_HELPERS
+#define XACT_HELPERS
+XACT_KERNEL double xact_product_error(double a, double b, double p)
+{
+    const double ca = 134217729.0 * a, a_hi = ca - (ca - a), a_lo = a - a_hi;
+    const double cb = 134217729.0 * b, b_hi = cb - (cb - b), b_lo = b - b_hi;
+    return ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo;
+}
+
 /* maximum and minimum as the Array API defines them: NaN if either is NaN;
  * of two equal values (-0 and 0) the first, as NumPy gives */
 XACT_KERNEL double xact_maximum(double a, double b)
@@ -523,6 +539,7 @@ XACT_KERNEL double xact_minimum_bounded(double a, double b)
 {
     return (b < a) ? b : a;
 }
+#endif
 """
 
 
