@@ -881,6 +881,41 @@ def test_float64_kernels_within_4_and_8_ulp_of_mpmath(kernels_on, case, directio
     np.testing.assert_array_equal(ours[:3], generic[:3], err_msg=case.id)
 
 
+def _fused_inputs():
+    """Every decade of both signs, random points where the pairs matter, the
+    parameters' kinks and the special values."""
+    rng = np.random.default_rng(11)
+    decades = np.geomspace(1e-308, 1e308, 4000)
+    return np.concatenate(
+        [
+            decades,
+            -decades,
+            rng.standard_normal(8000) * 10,
+            rng.uniform(-800, 800, 8000),
+            SPECIAL.astype(np.float64),
+        ]
+    )
+
+
+@pytest.mark.parametrize(("case", "direction"), FLOAT64_CASES)
+def test_fused_float64_kernels_give_dekkers_bits(kernels_on, case, direction):
+    # TwoProduct by a fused multiply-add (x86-64-v3 and v4) and by Dekker's
+    # split: the same error wherever Dekker's is exact, which the formulas
+    # keep to, so the same bits on every machine that has either
+    cpu = _kernels.cpu()
+    if not cpu.fused_product():
+        pytest.skip("this build or CPU has no fused float64 tables")
+    x = _fused_inputs()
+    d = np.random.default_rng(12).standard_normal(x.size)
+    fused = value(case, x) if direction == "value" else vjp(case, x, d)
+    cpu.fused_product(False)
+    try:
+        dekker = value(case, x) if direction == "value" else vjp(case, x, d)
+    finally:
+        cpu.fused_product(True)
+    np.testing.assert_array_equal(fused, dekker, err_msg=case.id)
+
+
 def test_the_extension_refuses_ranges_outside_its_buffers(kernels_on):
     cpu = _kernels.cpu()
     x, out = np.zeros(8, np.float32), np.zeros(8, np.float32)

@@ -40,7 +40,8 @@ def cpu_status() -> str:
     float32 = len(_cpu.VALUES) + len(_cpu.VJPS) + len(_cpu.ROWS) + len(_cpu.ROW_VJPS)
     float64 = len(_cpu.VALUES64) + len(_cpu.VJPS64) + len(_cpu.ROWS64)
     float64 += len(_cpu.ROW_VJPS64)
+    fused = ", fused TwoProduct" if _cpu.fused_product() else ""
     return (
         f"compiled, {float32} float32 and {float64} float64 kernels, "
-        f"{_cpu.INSTRUCTION_SET}"
+        f"{_cpu.INSTRUCTION_SET}{fused}"
     )

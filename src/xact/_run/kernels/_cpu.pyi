@@ -11,6 +11,7 @@ VALUES64: tuple[str, ...]
 VJPS64: tuple[str, ...]
 INSTRUCTION_SET: str
 
+def fused_product(use: bool = ..., /) -> bool: ...
 def value(
     index: int, x: Buffer, y: Buffer, start: int, stop: int, arguments: Buffer, /
 ) -> None: ...

@@ -87,10 +87,10 @@ typedef void (*vjp_loop)(const void *, const void *, void *, Py_ssize_t,
         _Pragma("omp simd") for (int i = 0; i < BLOCK; i++)                    \
         {                                                                      \
             const double v = LOAD(x[i]);                                       \
-            y[i] = STORE(xact_##name args);                                    \
+            y[i] = STORE(XACT_NAME(name) args);                                    \
         }                                                                      \
     }                                                                          \
-    XACT_CLONES XACT_LOOP_OPTIMIZE static void PREFIX##_##name(                \
+    XACT_LOOP_CLONES XACT_LOOP_OPTIMIZE static void PREFIX##_##name(           \
         const void *xv, void *yv,                                              \
                                             Py_ssize_t n, const double *p)    \
     {                                                                          \
@@ -117,10 +117,10 @@ typedef void (*vjp_loop)(const void *, const void *, void *, Py_ssize_t,
         _Pragma("omp simd") for (int i = 0; i < BLOCK; i++)                    \
         {                                                                      \
             const double v = LOAD(x[i]), d = LOAD(g[i]);                       \
-            y[i] = STORE(xact_##name args);                                    \
+            y[i] = STORE(XACT_NAME(name) args);                                    \
         }                                                                      \
     }                                                                          \
-    XACT_CLONES XACT_LOOP_OPTIMIZE static void PREFIX##_##name(                \
+    XACT_LOOP_CLONES XACT_LOOP_OPTIMIZE static void PREFIX##_##name(           \
         const void *xv, const void *gv,                                        \
                                             void *yv, Py_ssize_t n,           \
                                             const double *p)                  \
@@ -153,12 +153,37 @@ typedef void (*vjp_loop)(const void *, const void *, void *, Py_ssize_t,
 #define VALUE64_LOOP(name, args) VALUE_LOOP_OF(double, value64, name, args)
 #define VJP64_LOOP(name, args) VJP_LOOP_OF(double, vjp64, name, args)
 
+#define XACT_LOOP_CLONES XACT_CLONES
 XACT_VALUE_KERNELS(VALUE_LOOP)
 XACT_VJP_KERNELS(VJP_LOOP)
 XACT_VALUE64_KERNELS(VALUE64_LOOP)
 XACT_VJP64_KERNELS(VJP64_LOOP)
 XACT_VALUE_KERNELS(VALUE16_LOOP)
 XACT_VALUE_KERNELS(VALUEBF16_LOOP)
+
+/* The float64 kernels a second time, TwoProduct's error by a fused
+ * multiply-add (two instructions where Dekker's split takes seventeen; the
+ * same bits wherever Dekker's product is exact, which the formulas keep
+ * to), for CPUs with FMA (x86-64-v3 and v4; the default clone is never
+ * chosen): the module takes these tables when the CPU has them
+ * (fused_product). */
+#if defined(XACT_TARGET_CLONES)
+#define XACT_FUSED_PRODUCT 1
+#undef XACT_NAME
+#define XACT_NAME(name) xact_fused_##name
+#undef XACT_PRODUCT_ERROR
+#define XACT_PRODUCT_ERROR(a, b, p) __builtin_fma(a, b, -(p))
+#include "kernels.h"
+#undef XACT_LOOP_CLONES
+#define XACT_LOOP_CLONES                                                       \
+    __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#define VALUE64_FUSED_LOOP(name, args) VALUE_LOOP_OF(double, value64f, name, args)
+#define VJP64_FUSED_LOOP(name, args) VJP_LOOP_OF(double, vjp64f, name, args)
+XACT_VALUE64_KERNELS(VALUE64_FUSED_LOOP)
+XACT_VJP64_KERNELS(VJP64_FUSED_LOOP)
+#undef XACT_NAME
+#define XACT_NAME(name) xact_##name
+#endif
 
 /* the softmax family: rows [start, stop) of a contiguous (rows, n) array,
  * n results a row (ROW_ELEMENTS) or one (ROW_ONE: logsumexp) */
@@ -237,9 +262,19 @@ static const vjp_loop vjp_loops[] = {XACT_VJP_KERNELS(VJP_ENTRY)};
 static const char *value_names[] = {XACT_VALUE_KERNELS(NAME_ENTRY)};
 static const char *vjp_names[] = {XACT_VJP_KERNELS(NAME_ENTRY)};
 static const value_loop value64_loops[] = {XACT_VALUE64_KERNELS(VALUE64_ENTRY)};
+static const vjp_loop vjp64_loops[] = {XACT_VJP64_KERNELS(VJP64_ENTRY)};
+#if defined(XACT_FUSED_PRODUCT)
+#define VALUE64_FUSED_ENTRY(name, args) value64f_##name,
+#define VJP64_FUSED_ENTRY(name, args) vjp64f_##name,
+static const value_loop value64_fused_loops[] = {
+    XACT_VALUE64_KERNELS(VALUE64_FUSED_ENTRY)};
+static const vjp_loop vjp64_fused_loops[] = {XACT_VJP64_KERNELS(VJP64_FUSED_ENTRY)};
+#endif
+/* the float64 tables in use: the fused ones where the CPU has FMA */
+static const value_loop *value64_table = value64_loops;
+static const vjp_loop *vjp64_table = vjp64_loops;
 static const value_loop value16_loops[] = {XACT_VALUE_KERNELS(VALUE16_ENTRY)};
 static const value_loop valuebf16_loops[] = {XACT_VALUE_KERNELS(VALUEBF16_ENTRY)};
-static const vjp_loop vjp64_loops[] = {XACT_VJP64_KERNELS(VJP64_ENTRY)};
 static const char *value64_names[] = {XACT_VALUE64_KERNELS(NAME_ENTRY)};
 static const char *vjp64_names[] = {XACT_VJP64_KERNELS(NAME_ENTRY)};
 #define COUNT(table) ((int)(sizeof(table) / sizeof((table)[0])))
@@ -348,7 +383,7 @@ static PyObject *vjp(PyObject *self, PyObject *args)
 
 static PyObject *value64(PyObject *self, PyObject *args)
 {
-    return run_value(args, value64_loops, COUNT(value64_loops), sizeof(double));
+    return run_value(args, value64_table, COUNT(value64_loops), sizeof(double));
 }
 
 static PyObject *value16(PyObject *self, PyObject *args)
@@ -363,7 +398,7 @@ static PyObject *valuebf16(PyObject *self, PyObject *args)
 
 static PyObject *vjp64(PyObject *self, PyObject *args)
 {
-    return run_vjp(args, vjp64_loops, COUNT(vjp64_loops), sizeof(double));
+    return run_vjp(args, vjp64_table, COUNT(vjp64_loops), sizeof(double));
 }
 
 static PyObject *run_rows(PyObject *args, const row_loop *loops, const int *reduces,
@@ -486,7 +521,49 @@ static const char *instruction_set(void)
     return "baseline";
 }
 
+/* whether this build has the fused tables and this CPU runs them */
+static int fused_available(void)
+{
+#if defined(XACT_FUSED_PRODUCT)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("x86-64-v3");
+#else
+    return 0;
+#endif
+}
+
+static void use_fused(int fused)
+{
+#if defined(XACT_FUSED_PRODUCT)
+    value64_table = fused ? value64_fused_loops : value64_loops;
+    vjp64_table = fused ? vjp64_fused_loops : vjp64_loops;
+#else
+    (void)fused;
+#endif
+}
+
+static PyObject *fused_product(PyObject *self, PyObject *args)
+{
+    int fused = -1;
+    if (!PyArg_ParseTuple(args, "|p", &fused))
+        return NULL;
+    int previous = value64_table != value64_loops;
+    if (fused == 1 && !fused_available()) {
+        PyErr_SetString(PyExc_ValueError, "xact._run.kernels._cpu.fused_product: "
+                                          "this build or CPU has no fused tables");
+        return NULL;
+    }
+    if (fused >= 0)
+        use_fused(fused);
+    return PyBool_FromLong(previous);
+}
+
 static PyMethodDef methods[] = {
+    {"fused_product", fused_product, METH_VARARGS,
+     "fused_product([use]) -> bool: whether the float64 kernels take TwoProduct's\n"
+     "error by a fused multiply-add (the same bits as Dekker's split wherever\n"
+     "that is exact); with a bool, switch to those tables or back first\n"
+     "(True where this build and CPU have them)"},
     {"value", value, METH_VARARGS,
      "value(index, x, y, start, stop, arguments): y[start:stop] = f(x[start:stop])\n"
      "on contiguous float32 buffers"},
@@ -539,5 +616,6 @@ PyMODINIT_FUNC PyInit__cpu(void)
         Py_DECREF(m);
         return NULL;
     }
+    use_fused(fused_available());
     return m;
 }

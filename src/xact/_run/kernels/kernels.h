@@ -4,7 +4,8 @@
  * xact._math.elementwise and xact._math.derivatives: do not edit.
  *
  * Each function computes one element in double. XACT_KERNEL is "static
- * inline" in C and "__device__ inline" under NVRTC. XACT_VALUE_KERNELS and
+ * inline" in C and "__device__ inline" under NVRTC; XACT_NAME(kernel) is its
+ * C name. XACT_VALUE_KERNELS and
  * XACT_VJP_KERNELS list every kernel as K(name, arguments), the arguments
  * written with v (the input), d (the incoming gradient) and p (the
  * parameters), in the order of xact._run.kernels.table.kernels();
@@ -21,6 +22,11 @@
  */
 #ifndef XACT_KERNEL
 #define XACT_KERNEL static inline
+#endif
+/* an elementwise kernel's C name: xact_<kernel>, unless the includer names
+ * a second compilation otherwise (cpu.c's kernels with a fused TwoProduct) */
+#ifndef XACT_NAME
+#define XACT_NAME(name) xact_##name
 #endif
 /* the most arguments (parameters or their constants) a kernel takes: C
  * passes them as an array p, CUDA as that many doubles p0, p1, ...
@@ -79,14 +85,14 @@ XACT_KERNEL double xact_minimum_bounded(double a, double b)
 }
 #endif
 
-XACT_KERNEL double xact_relu_value(double x)
+XACT_KERNEL double XACT_NAME(relu_value)(double x)
 {
     const int t0 = x <= 0.0;
     const double t1 = t0 ? 0.0 : x;
     return t1;
 }
 
-XACT_KERNEL double xact_relu6_value(double x)
+XACT_KERNEL double XACT_NAME(relu6_value)(double x)
 {
     const int t0 = x <= 0.0;
     const int t1 = x >= 6.0;
@@ -95,7 +101,7 @@ XACT_KERNEL double xact_relu6_value(double x)
     return t3;
 }
 
-XACT_KERNEL double xact_leaky_relu_negative_slope_0_value(double x)
+XACT_KERNEL double XACT_NAME(leaky_relu_negative_slope_0_value)(double x)
 {
     const double t0 = xact_maximum_bounded(x, (-1.0));
     const double t1 = xact_minimum_bounded(t0, 1.0);
@@ -105,7 +111,7 @@ XACT_KERNEL double xact_leaky_relu_negative_slope_0_value(double x)
     return t4;
 }
 
-XACT_KERNEL double xact_leaky_relu_value(double x, double negative_slope)
+XACT_KERNEL double XACT_NAME(leaky_relu_value)(double x, double negative_slope)
 {
     const int t0 = x > 0.0;
     const double t1 = x * negative_slope;
@@ -113,7 +119,7 @@ XACT_KERNEL double xact_leaky_relu_value(double x, double negative_slope)
     return t2;
 }
 
-XACT_KERNEL double xact_elu_value(double x, double alpha)
+XACT_KERNEL double XACT_NAME(elu_value)(double x, double alpha)
 {
     const double t0 = 1.0 * alpha;
     const double t1 = xact_minimum_bounded(x, 0.0);
@@ -125,7 +131,7 @@ XACT_KERNEL double xact_elu_value(double x, double alpha)
     return t6;
 }
 
-XACT_KERNEL double xact_selu_value(double x)
+XACT_KERNEL double XACT_NAME(selu_value)(double x)
 {
     const double t0 = xact_minimum_bounded(x, 0.0);
     const double t1 = expm1(t0);
@@ -136,7 +142,7 @@ XACT_KERNEL double xact_selu_value(double x)
     return t5;
 }
 
-XACT_KERNEL double xact_celu_value(double x, double alpha)
+XACT_KERNEL double XACT_NAME(celu_value)(double x, double alpha)
 {
     const double t0 = xact_minimum_bounded(x, 0.0);
     const double t1 = t0 / alpha;
@@ -147,7 +153,7 @@ XACT_KERNEL double xact_celu_value(double x, double alpha)
     return t5;
 }
 
-XACT_KERNEL double xact_gelu_approximate_none_value(double x)
+XACT_KERNEL double XACT_NAME(gelu_approximate_none_value)(double x)
 {
     const double t0 = xact_maximum_bounded(x, (-200.0));
     const double t1 = 0.5 * t0;
@@ -157,7 +163,7 @@ XACT_KERNEL double xact_gelu_approximate_none_value(double x)
     return t4;
 }
 
-XACT_KERNEL double xact_gelu_approximate_tanh_value(double x)
+XACT_KERNEL double XACT_NAME(gelu_approximate_tanh_value)(double x)
 {
     const double t0 = xact_maximum_bounded(x, (-200.0));
     const double t1 = xact_maximum_bounded(t0, (-20.0));
@@ -173,7 +179,7 @@ XACT_KERNEL double xact_gelu_approximate_tanh_value(double x)
     return t10;
 }
 
-XACT_KERNEL double xact_silu_value(double x)
+XACT_KERNEL double XACT_NAME(silu_value)(double x)
 {
     const double t0 = xact_maximum_bounded(x, (-200.0));
     const double t1 = -t0;
@@ -183,7 +189,7 @@ XACT_KERNEL double xact_silu_value(double x)
     return t4;
 }
 
-XACT_KERNEL double xact_mish_value(double x)
+XACT_KERNEL double XACT_NAME(mish_value)(double x)
 {
     const double t0 = xact_maximum_bounded(x, (-200.0));
     const double t1 = xact_minimum_bounded(t0, 20.0);
@@ -196,7 +202,7 @@ XACT_KERNEL double xact_mish_value(double x)
     return t7;
 }
 
-XACT_KERNEL double xact_softplus_value(double x, double beta)
+XACT_KERNEL double XACT_NAME(softplus_value)(double x, double beta)
 {
     const double t0 = beta * x;
     const double t1 = xact_maximum_bounded(t0, 0.0);
@@ -209,7 +215,7 @@ XACT_KERNEL double xact_softplus_value(double x, double beta)
     return t7;
 }
 
-XACT_KERNEL double xact_softsign_value(double x)
+XACT_KERNEL double XACT_NAME(softsign_value)(double x)
 {
     const double t0 = xact_maximum_bounded(x, (-1.152921504606847e+18));
     const double t1 = xact_minimum_bounded(t0, 1.152921504606847e+18);
@@ -219,7 +225,7 @@ XACT_KERNEL double xact_softsign_value(double x)
     return t4;
 }
 
-XACT_KERNEL double xact_sigmoid_value(double x)
+XACT_KERNEL double XACT_NAME(sigmoid_value)(double x)
 {
     const double t0 = xact_maximum_bounded(x, (-200.0));
     const double t1 = -t0;
@@ -229,7 +235,7 @@ XACT_KERNEL double xact_sigmoid_value(double x)
     return t4;
 }
 
-XACT_KERNEL double xact_log_sigmoid_value(double x)
+XACT_KERNEL double XACT_NAME(log_sigmoid_value)(double x)
 {
     const double t0 = xact_minimum_bounded(x, 0.0);
     const double t1 = fabs(x);
@@ -240,7 +246,7 @@ XACT_KERNEL double xact_log_sigmoid_value(double x)
     return t5;
 }
 
-XACT_KERNEL double xact_hard_sigmoid_value(double x)
+XACT_KERNEL double XACT_NAME(hard_sigmoid_value)(double x)
 {
     const double t0 = x + 3.0;
     const double t1 = t0 / 6.0;
@@ -249,7 +255,7 @@ XACT_KERNEL double xact_hard_sigmoid_value(double x)
     return t3;
 }
 
-XACT_KERNEL double xact_hard_swish_value(double x)
+XACT_KERNEL double XACT_NAME(hard_swish_value)(double x)
 {
     const double t0 = xact_maximum_bounded(x, (-4.0));
     const double t1 = t0 + 3.0;
@@ -262,7 +268,7 @@ XACT_KERNEL double xact_hard_swish_value(double x)
     return t7;
 }
 
-XACT_KERNEL double xact_hard_tanh_value(double x, double min_val, double max_val)
+XACT_KERNEL double XACT_NAME(hard_tanh_value)(double x, double min_val, double max_val)
 {
     const int t0 = x <= min_val;
     const int t1 = x >= max_val;
@@ -271,13 +277,13 @@ XACT_KERNEL double xact_hard_tanh_value(double x, double min_val, double max_val
     return t3;
 }
 
-XACT_KERNEL double xact_tanh_value(double x)
+XACT_KERNEL double XACT_NAME(tanh_value)(double x)
 {
     const double t0 = tanh(x);
     return t0;
 }
 
-XACT_KERNEL double xact_tanh_shrink_value(double x)
+XACT_KERNEL double XACT_NAME(tanh_shrink_value)(double x)
 {
     const double t0 = xact_maximum_bounded(x, (-0.0625));
     const double t1 = xact_minimum_bounded(t0, 0.0625);
@@ -298,7 +304,7 @@ XACT_KERNEL double xact_tanh_shrink_value(double x)
     return t15;
 }
 
-XACT_KERNEL double xact_hard_shrink_value(double x, double lambd)
+XACT_KERNEL double XACT_NAME(hard_shrink_value)(double x, double lambd)
 {
     const double t0 = -lambd;
     const int t1 = x >= t0;
@@ -308,7 +314,7 @@ XACT_KERNEL double xact_hard_shrink_value(double x, double lambd)
     return t4;
 }
 
-XACT_KERNEL double xact_soft_shrink_value(double x, double lambd)
+XACT_KERNEL double XACT_NAME(soft_shrink_value)(double x, double lambd)
 {
     const double t4 = -lambd;
     const int t0 = x != x;
@@ -322,14 +328,14 @@ XACT_KERNEL double xact_soft_shrink_value(double x, double lambd)
     return t8;
 }
 
-XACT_KERNEL double xact_squareplus_b_0_value(double x)
+XACT_KERNEL double XACT_NAME(squareplus_b_0_value)(double x)
 {
     const int t0 = x >= 0.0;
     const double t1 = t0 ? x : 0.0;
     return t1;
 }
 
-XACT_KERNEL double xact_squareplus_value(double x, double b)
+XACT_KERNEL double XACT_NAME(squareplus_value)(double x, double b)
 {
     const double t0 = x * x;
     const double t1 = t0 + b;
@@ -344,13 +350,13 @@ XACT_KERNEL double xact_squareplus_value(double x, double b)
     return t9;
 }
 
-XACT_KERNEL double xact_identity_value(double x)
+XACT_KERNEL double XACT_NAME(identity_value)(double x)
 {
 
     return x;
 }
 
-XACT_KERNEL double xact_elu_value_exact(double x, double alpha)
+XACT_KERNEL double XACT_NAME(elu_value_exact)(double x, double alpha)
 {
     const double t3 = 1.0 * alpha;
     const int t0 = x > 0.0;
@@ -361,7 +367,7 @@ XACT_KERNEL double xact_elu_value_exact(double x, double alpha)
     return t5;
 }
 
-XACT_KERNEL double xact_selu_value_exact(double x)
+XACT_KERNEL double XACT_NAME(selu_value_exact)(double x)
 {
     const int t0 = x > 0.0;
     const double t1 = t0 ? 0.0 : x;
@@ -383,7 +389,7 @@ XACT_KERNEL double xact_selu_value_exact(double x)
     return t16;
 }
 
-XACT_KERNEL double xact_celu_value_exact(double x, double alpha, double lowest)
+XACT_KERNEL double XACT_NAME(celu_value_exact)(double x, double alpha, double lowest)
 {
     const int t0 = x > 0.0;
     const double t1 = t0 ? 0.0 : x;
@@ -398,7 +404,7 @@ XACT_KERNEL double xact_celu_value_exact(double x, double alpha, double lowest)
     return t9;
 }
 
-XACT_KERNEL double xact_gelu_approximate_none_value_exact(double x)
+XACT_KERNEL double XACT_NAME(gelu_approximate_none_value_exact)(double x)
 {
     const double t0 = xact_maximum_bounded(x, (-64.0));
     const double t1 = xact_minimum_bounded(t0, 64.0);
@@ -583,7 +589,7 @@ XACT_KERNEL double xact_gelu_approximate_none_value_exact(double x)
     return t179;
 }
 
-XACT_KERNEL double xact_gelu_approximate_tanh_value_exact(double x)
+XACT_KERNEL double XACT_NAME(gelu_approximate_tanh_value_exact)(double x)
 {
     const double t0 = xact_maximum_bounded(x, (-30.0));
     const double t1 = xact_minimum_bounded(t0, 30.0);
@@ -656,7 +662,7 @@ XACT_KERNEL double xact_gelu_approximate_tanh_value_exact(double x)
     return t67;
 }
 
-XACT_KERNEL double xact_silu_value_exact(double x)
+XACT_KERNEL double XACT_NAME(silu_value_exact)(double x)
 {
     const double t0 = xact_maximum_bounded(x, (-1480.7928370645282));
     const int t1 = t0 < (-707.3964185322641);
@@ -685,7 +691,7 @@ XACT_KERNEL double xact_silu_value_exact(double x)
     return t23;
 }
 
-XACT_KERNEL double xact_mish_value_exact(double x)
+XACT_KERNEL double XACT_NAME(mish_value_exact)(double x)
 {
     const double t0 = xact_maximum_bounded(x, (-1480.7928370645282));
     const int t1 = t0 < (-707.3964185322641);
@@ -721,7 +727,7 @@ XACT_KERNEL double xact_mish_value_exact(double x)
     return t30;
 }
 
-XACT_KERNEL double xact_softplus_beta_1_value_exact(double x)
+XACT_KERNEL double XACT_NAME(softplus_beta_1_value_exact)(double x)
 {
     const int t0 = x >= 0.0;
     const double t1 = t0 ? x : 0.0;
@@ -733,7 +739,7 @@ XACT_KERNEL double xact_softplus_beta_1_value_exact(double x)
     return t6;
 }
 
-XACT_KERNEL double xact_softplus_value_exact(double x, double unscale, double b_hi, double b_lo, double b_split_hi, double b_split_lo, double far, double reach, double beta_hi, double ratio, double lift_hi, double lift_lo, double lifted_beta)
+XACT_KERNEL double XACT_NAME(softplus_value_exact)(double x, double unscale, double b_hi, double b_lo, double b_split_hi, double b_split_lo, double far, double reach, double beta_hi, double ratio, double lift_hi, double lift_lo, double lifted_beta)
 {
     const double t1 = -reach;
     const double t10 = -far;
@@ -796,7 +802,7 @@ XACT_KERNEL double xact_softplus_value_exact(double x, double unscale, double b_
     return t57;
 }
 
-XACT_KERNEL double xact_softsign_value_exact(double x)
+XACT_KERNEL double XACT_NAME(softsign_value_exact)(double x)
 {
     const double t0 = fabs(x);
     const double t1 = x > 0.0 ? 1.0 : (x < 0.0 ? -1.0 : x);
@@ -813,7 +819,7 @@ XACT_KERNEL double xact_softsign_value_exact(double x)
     return t11;
 }
 
-XACT_KERNEL double xact_sigmoid_value_exact(double x)
+XACT_KERNEL double XACT_NAME(sigmoid_value_exact)(double x)
 {
     const int t0 = x >= 0.0;
     const double t1 = -x;
@@ -826,7 +832,7 @@ XACT_KERNEL double xact_sigmoid_value_exact(double x)
     return t7;
 }
 
-XACT_KERNEL double xact_log_sigmoid_value_exact(double x)
+XACT_KERNEL double XACT_NAME(log_sigmoid_value_exact)(double x)
 {
     const double t0 = -x;
     const int t1 = t0 >= 0.0;
@@ -840,13 +846,13 @@ XACT_KERNEL double xact_log_sigmoid_value_exact(double x)
     return t8;
 }
 
-XACT_KERNEL double xact_tanh_value_exact(double x)
+XACT_KERNEL double XACT_NAME(tanh_value_exact)(double x)
 {
     const double t0 = tanh(x);
     return t0;
 }
 
-XACT_KERNEL double xact_tanh_shrink_value_exact(double x)
+XACT_KERNEL double XACT_NAME(tanh_shrink_value_exact)(double x)
 {
     const double t0 = fabs(x);
     const int t1 = t0 < 2.0;
@@ -890,14 +896,14 @@ XACT_KERNEL double xact_tanh_shrink_value_exact(double x)
     return t38;
 }
 
-XACT_KERNEL double xact_squareplus_b_0_value_exact(double x)
+XACT_KERNEL double XACT_NAME(squareplus_b_0_value_exact)(double x)
 {
     const int t0 = x >= 0.0;
     const double t1 = t0 ? x : 0.0;
     return t1;
 }
 
-XACT_KERNEL double xact_squareplus_value_exact(double x, double root_b, double quarter_b)
+XACT_KERNEL double XACT_NAME(squareplus_value_exact)(double x, double root_b, double quarter_b)
 {
     const int t0 = fabs(x) == INFINITY;
     const double t1 = t0 ? 0.0 : x;
@@ -919,7 +925,7 @@ XACT_KERNEL double xact_squareplus_value_exact(double x, double root_b, double q
     return t16;
 }
 
-XACT_KERNEL double xact_relu_vjp(double x, double d)
+XACT_KERNEL double XACT_NAME(relu_vjp)(double x, double d)
 {
     const int t0 = x > 0.0;
     const double t1 = t0 ? d : 0.0;
@@ -928,7 +934,7 @@ XACT_KERNEL double xact_relu_vjp(double x, double d)
     return t3;
 }
 
-XACT_KERNEL double xact_relu6_vjp(double x, double d)
+XACT_KERNEL double XACT_NAME(relu6_vjp)(double x, double d)
 {
     const int t0 = x > 0.0;
     const int t1 = x < 6.0;
@@ -939,7 +945,7 @@ XACT_KERNEL double xact_relu6_vjp(double x, double d)
     return t5;
 }
 
-XACT_KERNEL double xact_leaky_relu_negative_slope_0_vjp(double x, double d)
+XACT_KERNEL double XACT_NAME(leaky_relu_negative_slope_0_vjp)(double x, double d)
 {
     const int t0 = x > 0.0;
     const double t1 = d * 0.0;
@@ -949,7 +955,7 @@ XACT_KERNEL double xact_leaky_relu_negative_slope_0_vjp(double x, double d)
     return t4;
 }
 
-XACT_KERNEL double xact_leaky_relu_vjp(double x, double d, double negative_slope)
+XACT_KERNEL double XACT_NAME(leaky_relu_vjp)(double x, double d, double negative_slope)
 {
     const int t0 = x > 0.0;
     const double t1 = d * negative_slope;
@@ -959,7 +965,7 @@ XACT_KERNEL double xact_leaky_relu_vjp(double x, double d, double negative_slope
     return t4;
 }
 
-XACT_KERNEL double xact_elu_vjp(double x, double d, double alpha)
+XACT_KERNEL double XACT_NAME(elu_vjp)(double x, double d, double alpha)
 {
     const int t0 = x > 0.0;
     const double t1 = xact_minimum_bounded(x, 0.0);
@@ -970,7 +976,7 @@ XACT_KERNEL double xact_elu_vjp(double x, double d, double alpha)
     return t5;
 }
 
-XACT_KERNEL double xact_selu_vjp(double x, double d)
+XACT_KERNEL double XACT_NAME(selu_vjp)(double x, double d)
 {
     const int t0 = x > 0.0;
     const double t1 = xact_minimum_bounded(x, 0.0);
@@ -982,7 +988,7 @@ XACT_KERNEL double xact_selu_vjp(double x, double d)
     return t6;
 }
 
-XACT_KERNEL double xact_celu_vjp(double x, double d, double alpha)
+XACT_KERNEL double XACT_NAME(celu_vjp)(double x, double d, double alpha)
 {
     const double t0 = (-800.0) * alpha;
     const double t1 = xact_maximum_bounded(x, t0);
@@ -995,7 +1001,7 @@ XACT_KERNEL double xact_celu_vjp(double x, double d, double alpha)
     return t7;
 }
 
-XACT_KERNEL double xact_gelu_approximate_none_vjp(double x, double d)
+XACT_KERNEL double XACT_NAME(gelu_approximate_none_vjp)(double x, double d)
 {
     const double t0 = xact_maximum_bounded(x, (-64.0));
     const double t1 = xact_minimum_bounded(t0, 64.0);
@@ -1012,7 +1018,7 @@ XACT_KERNEL double xact_gelu_approximate_none_vjp(double x, double d)
     return t11;
 }
 
-XACT_KERNEL double xact_gelu_approximate_tanh_vjp(double x, double d)
+XACT_KERNEL double XACT_NAME(gelu_approximate_tanh_vjp)(double x, double d)
 {
     const double t0 = xact_maximum_bounded(x, (-20.0));
     const double t1 = xact_minimum_bounded(t0, 20.0);
@@ -1037,7 +1043,7 @@ XACT_KERNEL double xact_gelu_approximate_tanh_vjp(double x, double d)
     return t19;
 }
 
-XACT_KERNEL double xact_silu_vjp(double x, double d)
+XACT_KERNEL double XACT_NAME(silu_vjp)(double x, double d)
 {
     const double t0 = xact_maximum_bounded(x, (-200.0));
     const double t1 = xact_minimum_bounded(t0, 200.0);
@@ -1053,7 +1059,7 @@ XACT_KERNEL double xact_silu_vjp(double x, double d)
     return t10;
 }
 
-XACT_KERNEL double xact_mish_vjp(double x, double d)
+XACT_KERNEL double XACT_NAME(mish_vjp)(double x, double d)
 {
     const double t0 = xact_maximum_bounded(x, (-200.0));
     const double t1 = xact_minimum_bounded(t0, 20.0);
@@ -1073,7 +1079,7 @@ XACT_KERNEL double xact_mish_vjp(double x, double d)
     return t14;
 }
 
-XACT_KERNEL double xact_softplus_vjp(double x, double d, double beta)
+XACT_KERNEL double XACT_NAME(softplus_vjp)(double x, double d, double beta)
 {
     const double t0 = fabs(beta);
     const double t1 = 800.0 / t0;
@@ -1093,7 +1099,7 @@ XACT_KERNEL double xact_softplus_vjp(double x, double d, double beta)
     return t14;
 }
 
-XACT_KERNEL double xact_softsign_vjp(double x, double d)
+XACT_KERNEL double XACT_NAME(softsign_vjp)(double x, double d)
 {
     const double t0 = fabs(x);
     const double t1 = 1.0 + t0;
@@ -1103,7 +1109,7 @@ XACT_KERNEL double xact_softsign_vjp(double x, double d)
     return t4;
 }
 
-XACT_KERNEL double xact_sigmoid_vjp(double x, double d)
+XACT_KERNEL double XACT_NAME(sigmoid_vjp)(double x, double d)
 {
     const double t0 = fabs(x);
     const double t1 = -t0;
@@ -1115,7 +1121,7 @@ XACT_KERNEL double xact_sigmoid_vjp(double x, double d)
     return t6;
 }
 
-XACT_KERNEL double xact_log_sigmoid_vjp(double x, double d)
+XACT_KERNEL double XACT_NAME(log_sigmoid_vjp)(double x, double d)
 {
     const double t0 = -x;
     const int t1 = t0 >= 0.0;
@@ -1130,7 +1136,7 @@ XACT_KERNEL double xact_log_sigmoid_vjp(double x, double d)
     return t9;
 }
 
-XACT_KERNEL double xact_hard_sigmoid_vjp(double x, double d)
+XACT_KERNEL double XACT_NAME(hard_sigmoid_vjp)(double x, double d)
 {
     const int t0 = x > (-3.0);
     const int t1 = x < 3.0;
@@ -1142,7 +1148,7 @@ XACT_KERNEL double xact_hard_sigmoid_vjp(double x, double d)
     return t6;
 }
 
-XACT_KERNEL double xact_hard_swish_vjp(double x, double d)
+XACT_KERNEL double XACT_NAME(hard_swish_vjp)(double x, double d)
 {
     const int t0 = x > (-3.0);
     const int t1 = x < 3.0;
@@ -1160,7 +1166,7 @@ XACT_KERNEL double xact_hard_swish_vjp(double x, double d)
     return t12;
 }
 
-XACT_KERNEL double xact_hard_tanh_vjp(double x, double d, double min_val, double max_val)
+XACT_KERNEL double XACT_NAME(hard_tanh_vjp)(double x, double d, double min_val, double max_val)
 {
     const int t0 = x > min_val;
     const int t1 = x < max_val;
@@ -1171,7 +1177,7 @@ XACT_KERNEL double xact_hard_tanh_vjp(double x, double d, double min_val, double
     return t5;
 }
 
-XACT_KERNEL double xact_tanh_vjp(double x, double d)
+XACT_KERNEL double XACT_NAME(tanh_vjp)(double x, double d)
 {
     const double t0 = fabs(x);
     const double t1 = xact_minimum_bounded(t0, 400.0);
@@ -1185,7 +1191,7 @@ XACT_KERNEL double xact_tanh_vjp(double x, double d)
     return t8;
 }
 
-XACT_KERNEL double xact_tanh_shrink_vjp(double x, double d)
+XACT_KERNEL double XACT_NAME(tanh_shrink_vjp)(double x, double d)
 {
     const double t0 = tanh(x);
     const double t1 = t0 * t0;
@@ -1193,7 +1199,7 @@ XACT_KERNEL double xact_tanh_shrink_vjp(double x, double d)
     return t2;
 }
 
-XACT_KERNEL double xact_hard_shrink_vjp(double x, double d, double lambd)
+XACT_KERNEL double XACT_NAME(hard_shrink_vjp)(double x, double d, double lambd)
 {
     const double t0 = fabs(x);
     const int t1 = t0 > lambd;
@@ -1203,7 +1209,7 @@ XACT_KERNEL double xact_hard_shrink_vjp(double x, double d, double lambd)
     return t4;
 }
 
-XACT_KERNEL double xact_soft_shrink_vjp(double x, double d, double lambd)
+XACT_KERNEL double XACT_NAME(soft_shrink_vjp)(double x, double d, double lambd)
 {
     const double t0 = fabs(x);
     const int t1 = t0 > lambd;
@@ -1213,7 +1219,7 @@ XACT_KERNEL double xact_soft_shrink_vjp(double x, double d, double lambd)
     return t4;
 }
 
-XACT_KERNEL double xact_squareplus_b_0_vjp(double x, double d)
+XACT_KERNEL double XACT_NAME(squareplus_b_0_vjp)(double x, double d)
 {
     const int t0 = x > 0.0;
     const double t1 = t0 ? d : 0.0;
@@ -1222,7 +1228,7 @@ XACT_KERNEL double xact_squareplus_b_0_vjp(double x, double d)
     return t3;
 }
 
-XACT_KERNEL double xact_squareplus_vjp(double x, double d, double b)
+XACT_KERNEL double XACT_NAME(squareplus_vjp)(double x, double d, double b)
 {
     const double t0 = x * x;
     const double t1 = t0 + b;
@@ -1239,14 +1245,14 @@ XACT_KERNEL double xact_squareplus_vjp(double x, double d, double b)
     return t11;
 }
 
-XACT_KERNEL double xact_identity_vjp(double x, double d)
+XACT_KERNEL double XACT_NAME(identity_vjp)(double x, double d)
 {
     const int t0 = x != x;
     const double t1 = t0 ? x : d;
     return t1;
 }
 
-XACT_KERNEL double xact_celu_vjp_exact(double x, double d, double scale, double a_hi, double a_lo, double lowest, double unscale, double c_hi, double c_lo, double split_hi, double split_lo)
+XACT_KERNEL double XACT_NAME(celu_vjp_exact)(double x, double d, double scale, double a_hi, double a_lo, double lowest, double unscale, double c_hi, double c_lo, double split_hi, double split_lo)
 {
     const double t0 = xact_maximum_bounded(x, lowest);
     const double t1 = xact_minimum_bounded(t0, 0.0);
@@ -1289,7 +1295,7 @@ XACT_KERNEL double xact_celu_vjp_exact(double x, double d, double scale, double 
     return t37;
 }
 
-XACT_KERNEL double xact_gelu_approximate_none_vjp_exact(double x, double d)
+XACT_KERNEL double XACT_NAME(gelu_approximate_none_vjp_exact)(double x, double d)
 {
     const double t0 = xact_maximum_bounded(x, (-64.0));
     const double t1 = xact_minimum_bounded(t0, 64.0);
@@ -1585,7 +1591,7 @@ XACT_KERNEL double xact_gelu_approximate_none_vjp_exact(double x, double d)
     return t290;
 }
 
-XACT_KERNEL double xact_gelu_approximate_tanh_vjp_exact(double x, double d)
+XACT_KERNEL double XACT_NAME(gelu_approximate_tanh_vjp_exact)(double x, double d)
 {
     const double t0 = xact_maximum_bounded(x, (-30.0));
     const double t1 = xact_minimum_bounded(t0, 30.0);
@@ -1787,7 +1793,7 @@ XACT_KERNEL double xact_gelu_approximate_tanh_vjp_exact(double x, double d)
     return t196;
 }
 
-XACT_KERNEL double xact_silu_vjp_exact(double x, double d)
+XACT_KERNEL double XACT_NAME(silu_vjp_exact)(double x, double d)
 {
     const double t0 = xact_maximum_bounded(x, (-10000.0));
     const double t1 = xact_minimum_bounded(t0, 10000.0);
@@ -1884,7 +1890,7 @@ XACT_KERNEL double xact_silu_vjp_exact(double x, double d)
     return t91;
 }
 
-XACT_KERNEL double xact_mish_vjp_exact(double x, double d)
+XACT_KERNEL double XACT_NAME(mish_vjp_exact)(double x, double d)
 {
     const double t0 = xact_maximum_bounded(x, (-10000.0));
     const double t1 = xact_minimum_bounded(t0, 10000.0);
@@ -2021,7 +2027,7 @@ XACT_KERNEL double xact_mish_vjp_exact(double x, double d)
     return t131;
 }
 
-XACT_KERNEL double xact_softplus_vjp_exact(double x, double d, double bound, double unscale, double c_hi, double c_lo, double split_hi, double split_lo)
+XACT_KERNEL double XACT_NAME(softplus_vjp_exact)(double x, double d, double bound, double unscale, double c_hi, double c_lo, double split_hi, double split_lo)
 {
     const double t0 = -bound;
     const double t1 = xact_maximum_bounded(x, t0);
@@ -2078,7 +2084,7 @@ XACT_KERNEL double xact_softplus_vjp_exact(double x, double d, double bound, dou
     return t51;
 }
 
-XACT_KERNEL double xact_softsign_vjp_exact(double x, double d)
+XACT_KERNEL double XACT_NAME(softsign_vjp_exact)(double x, double d)
 {
     const double t0 = fabs(x);
     const double t1 = xact_minimum_bounded(t0, 1.152921504606847e+18);
@@ -2098,7 +2104,7 @@ XACT_KERNEL double xact_softsign_vjp_exact(double x, double d)
     return t14;
 }
 
-XACT_KERNEL double xact_tanh_shrink_vjp_exact(double x, double d)
+XACT_KERNEL double XACT_NAME(tanh_shrink_vjp_exact)(double x, double d)
 {
     const double t0 = fabs(x);
     const int t1 = t0 < 1.0;
@@ -2168,7 +2174,7 @@ XACT_KERNEL double xact_tanh_shrink_vjp_exact(double x, double d)
     return t64;
 }
 
-XACT_KERNEL double xact_squareplus_b_0_vjp_exact(double x, double d)
+XACT_KERNEL double XACT_NAME(squareplus_b_0_vjp_exact)(double x, double d)
 {
     const int t0 = x > 0.0;
     const double t1 = t0 ? d : 0.0;
@@ -2177,7 +2183,7 @@ XACT_KERNEL double xact_squareplus_b_0_vjp_exact(double x, double d)
     return t3;
 }
 
-XACT_KERNEL double xact_squareplus_vjp_exact(double x, double d, double b1, double relative, double far, double down, double up)
+XACT_KERNEL double XACT_NAME(squareplus_vjp_exact)(double x, double d, double b1, double relative, double far, double down, double up)
 {
     const double t32 = b1 / 2.0;
     const double t43 = b1 / 4.0;
@@ -2235,6 +2241,8 @@ XACT_KERNEL double xact_squareplus_vjp_exact(double x, double d, double b1, doub
     return t52;
 }
 
+#ifndef XACT_ROWS
+#define XACT_ROWS
 XACT_ROW void xact_softmax_row(const float *restrict xrow,
     const unsigned char *restrict wrow, float *restrict yrow, long n)
 {
@@ -3293,6 +3301,7 @@ XACT_ROW void xact_softmin_vjp_row64(const double *restrict yrow,
     }
 }
 
+#endif
 #define XACT_ROW_KERNELS(K) \
     K(softmax_row, ROW_ELEMENTS) \
     K(softmax_masked_row, ROW_ELEMENTS) \

@@ -437,7 +437,7 @@ def c_function(
     signature = ", ".join(f"double {a}" for a in (*inputs, *parameters))
     body = "\n".join(f"    {line}" for line in recorder.lines)
     return (
-        f"XACT_KERNEL double xact_{name}({signature})\n{{\n{body}\n"
+        f"XACT_KERNEL double XACT_NAME({name})({signature})\n{{\n{body}\n"
         f"    return {result};\n}}\n"
     )
 

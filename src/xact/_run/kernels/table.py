@@ -468,7 +468,8 @@ HEADER = """\
  * xact._math.elementwise and xact._math.derivatives: do not edit.
  *
  * Each function computes one element in double. XACT_KERNEL is "static
- * inline" in C and "__device__ inline" under NVRTC. XACT_VALUE_KERNELS and
+ * inline" in C and "__device__ inline" under NVRTC; XACT_NAME(kernel) is its
+ * C name. XACT_VALUE_KERNELS and
  * XACT_VJP_KERNELS list every kernel as K(name, arguments), the arguments
  * written with v (the input), d (the incoming gradient) and p (the
  * parameters), in the order of xact._run.kernels.table.kernels();
@@ -485,6 +486,11 @@ HEADER = """\
  */
 #ifndef XACT_KERNEL
 #define XACT_KERNEL static inline
+#endif
+/* an elementwise kernel's C name: xact_<kernel>, unless the includer names
+ * a second compilation otherwise (cpu.c's kernels with a fused TwoProduct) */
+#ifndef XACT_NAME
+#define XACT_NAME(name) xact_##name
 #endif
 /* the most arguments (parameters or their constants) a kernel takes: C
  * passes them as an array p, CUDA as that many doubles p0, p1, ...
@@ -555,8 +561,11 @@ def c_source() -> str:
     )
     header = HEADER.replace("@ARGUMENTS@", arguments)
     parts = [header, *(kernel.source() for kernel in kernels())]
+    # the row functions once, however often the file is included
+    parts.append("#ifndef XACT_ROWS\n#define XACT_ROWS")
     parts += [row.source() for row in ROWS]
     parts += [vjp.source() for vjp in ROW_VJPS]
+    parts.append("#endif")
     for float64 in (False, True):
         lines = [f"#define XACT_ROW{'64' if float64 else ''}_KERNELS(K)"]
         for row in rows(float64):
