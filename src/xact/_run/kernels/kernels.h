@@ -2349,20 +2349,8 @@ XACT_ROW void xact_log_softmax_row(const float *restrict xrow,
     const int t2 = fabs(t1) < INFINITY;
     const double t3 = t2 ? t1 : 0.0;
     double r1 = 0.0;
-    #pragma omp simd reduction(+:r1)
-    XACT_ROW_LOOP(i, n) {
-        const double x = (double)xrow[i];
-        const double t0 = xact_minimum_bounded(x, 1e+300);
-        const double t4 = t0 - t3;
-        const double t5 = exp(t4);
-        const int t6 = t4 == 0.0;
-        const double t7 = t6 ? 1.0 : 0.0;
-        r1 += t7;
-    }
-    XACT_ROW_SUM(r1);
-    const double t8 = r1;
     double r2 = 0.0;
-    #pragma omp simd reduction(+:r2)
+    #pragma omp simd reduction(+:r1) reduction(+:r2)
     XACT_ROW_LOOP(i, n) {
         const double x = (double)xrow[i];
         const double t0 = xact_minimum_bounded(x, 1e+300);
@@ -2371,8 +2359,11 @@ XACT_ROW void xact_log_softmax_row(const float *restrict xrow,
         const int t6 = t4 == 0.0;
         const double t7 = t6 ? 1.0 : 0.0;
         const double t9 = t5 - t7;
+        r1 += t7;
         r2 += t9;
     }
+    XACT_ROW_SUM(r1);
+    const double t8 = r1;
     XACT_ROW_SUM(r2);
     const double t10 = r2;
     const int t11 = t8 > 0.0;
@@ -2416,22 +2407,8 @@ XACT_ROW void xact_log_softmax_masked_row(const float *restrict xrow,
     const int t3 = fabs(t2) < INFINITY;
     const double t4 = t3 ? t2 : 0.0;
     double r1 = 0.0;
-    #pragma omp simd reduction(+:r1)
-    XACT_ROW_LOOP(i, n) {
-        const double x = (double)xrow[i];
-        const int where = wrow[i];
-        const double t0 = xact_minimum_bounded(x, 1e+300);
-        const double t1 = where ? t0 : (-INFINITY);
-        const double t5 = t1 - t4;
-        const double t6 = exp(t5);
-        const int t7 = t5 == 0.0;
-        const double t8 = t7 ? 1.0 : 0.0;
-        r1 += t8;
-    }
-    XACT_ROW_SUM(r1);
-    const double t9 = r1;
     double r2 = 0.0;
-    #pragma omp simd reduction(+:r2)
+    #pragma omp simd reduction(+:r1) reduction(+:r2)
     XACT_ROW_LOOP(i, n) {
         const double x = (double)xrow[i];
         const int where = wrow[i];
@@ -2442,8 +2419,11 @@ XACT_ROW void xact_log_softmax_masked_row(const float *restrict xrow,
         const int t7 = t5 == 0.0;
         const double t8 = t7 ? 1.0 : 0.0;
         const double t10 = t6 - t8;
+        r1 += t8;
         r2 += t10;
     }
+    XACT_ROW_SUM(r1);
+    const double t9 = r1;
     XACT_ROW_SUM(r2);
     const double t11 = r2;
     const int t12 = t9 > 0.0;
@@ -2710,42 +2690,8 @@ XACT_ROW void xact_log_softmax_row64(const double *restrict xrow,
     const double t10 = t7 ? t8 : t9;
     const double t18 = -t6;
     double r1 = 0.0, c1 = 0.0;
-    #pragma omp simd reduction(+:r1, c1)
-    XACT_ROW_LOOP(i, n) {
-        const double x = xrow[i];
-        const int t2 = x == INFINITY;
-        const double t3 = t2 ? 0.0 : (-INFINITY);
-        const double t4 = t1 ? t3 : x;
-        const int t11 = t4 < t10;
-        const int t12 = t4 != (-INFINITY);
-        const int t13 = t11 & t12;
-        const double t14 = t13 ? t10 : t4;
-        const double t15 = t14 - t6;
-        const int t16 = fabs(t15) < INFINITY;
-        const double t17 = t16 ? t14 : 0.0;
-        const double t19 = t17 + t18;
-        const double t20 = t19 - t17;
-        const double t21 = t19 - t20;
-        const double t22 = t17 - t21;
-        const double t23 = t18 - t20;
-        const double t24 = t22 + t23;
-        const double t25 = t16 ? t24 : 0.0;
-        const double t26 = exp(t15);
-        const double t27 = t26 * t25;
-        const double t28 = t26 + t27;
-        const int t29 = t15 == 0.0;
-        const double t30 = t29 ? 1.0 : 0.0;
-        {
-            const double s = r1 + t30, b = s - r1;
-            c1 += (r1 - (s - b)) + (t30 - b);
-            r1 = s;
-        }
-    }
-    XACT_ROW_SUM(r1);
-    XACT_ROW_SUM(c1);
-    const double t31 = fabs(r1) < INFINITY ? r1 + c1 : r1;
     double r2 = 0.0, c2 = 0.0;
-    #pragma omp simd reduction(+:r2, c2)
+    #pragma omp simd reduction(+:r1, c1) reduction(+:r2, c2)
     XACT_ROW_LOOP(i, n) {
         const double x = xrow[i];
         const int t2 = x == INFINITY;
@@ -2772,11 +2718,19 @@ XACT_ROW void xact_log_softmax_row64(const double *restrict xrow,
         const double t30 = t29 ? 1.0 : 0.0;
         const double t32 = t29 ? 0.0 : t28;
         {
+            const double s = r1 + t30, b = s - r1;
+            c1 += (r1 - (s - b)) + (t30 - b);
+            r1 = s;
+        }
+        {
             const double s = r2 + t32, b = s - r2;
             c2 += (r2 - (s - b)) + (t32 - b);
             r2 = s;
         }
     }
+    XACT_ROW_SUM(r1);
+    XACT_ROW_SUM(c1);
+    const double t31 = fabs(r1) < INFINITY ? r1 + c1 : r1;
     XACT_ROW_SUM(r2);
     XACT_ROW_SUM(c2);
     const double t33 = fabs(r2) < INFINITY ? r2 + c2 : r2;
@@ -2844,44 +2798,8 @@ XACT_ROW void xact_log_softmax_masked_row64(const double *restrict xrow,
     const double t11 = t8 ? t9 : t10;
     const double t19 = -t7;
     double r1 = 0.0, c1 = 0.0;
-    #pragma omp simd reduction(+:r1, c1)
-    XACT_ROW_LOOP(i, n) {
-        const double x = xrow[i];
-        const int where = wrow[i];
-        const double t0 = where ? x : (-INFINITY);
-        const int t3 = t0 == INFINITY;
-        const double t4 = t3 ? 0.0 : (-INFINITY);
-        const double t5 = t2 ? t4 : t0;
-        const int t12 = t5 < t11;
-        const int t13 = t5 != (-INFINITY);
-        const int t14 = t12 & t13;
-        const double t15 = t14 ? t11 : t5;
-        const double t16 = t15 - t7;
-        const int t17 = fabs(t16) < INFINITY;
-        const double t18 = t17 ? t15 : 0.0;
-        const double t20 = t18 + t19;
-        const double t21 = t20 - t18;
-        const double t22 = t20 - t21;
-        const double t23 = t18 - t22;
-        const double t24 = t19 - t21;
-        const double t25 = t23 + t24;
-        const double t26 = t17 ? t25 : 0.0;
-        const double t27 = exp(t16);
-        const double t28 = t27 * t26;
-        const double t29 = t27 + t28;
-        const int t30 = t16 == 0.0;
-        const double t31 = t30 ? 1.0 : 0.0;
-        {
-            const double s = r1 + t31, b = s - r1;
-            c1 += (r1 - (s - b)) + (t31 - b);
-            r1 = s;
-        }
-    }
-    XACT_ROW_SUM(r1);
-    XACT_ROW_SUM(c1);
-    const double t32 = fabs(r1) < INFINITY ? r1 + c1 : r1;
     double r2 = 0.0, c2 = 0.0;
-    #pragma omp simd reduction(+:r2, c2)
+    #pragma omp simd reduction(+:r1, c1) reduction(+:r2, c2)
     XACT_ROW_LOOP(i, n) {
         const double x = xrow[i];
         const int where = wrow[i];
@@ -2910,11 +2828,19 @@ XACT_ROW void xact_log_softmax_masked_row64(const double *restrict xrow,
         const double t31 = t30 ? 1.0 : 0.0;
         const double t33 = t30 ? 0.0 : t29;
         {
+            const double s = r1 + t31, b = s - r1;
+            c1 += (r1 - (s - b)) + (t31 - b);
+            r1 = s;
+        }
+        {
             const double s = r2 + t33, b = s - r2;
             c2 += (r2 - (s - b)) + (t33 - b);
             r2 = s;
         }
     }
+    XACT_ROW_SUM(r1);
+    XACT_ROW_SUM(c1);
+    const double t32 = fabs(r1) < INFINITY ? r1 + c1 : r1;
     XACT_ROW_SUM(r2);
     XACT_ROW_SUM(c2);
     const double t34 = fabs(r2) < INFINITY ? r2 + c2 : r2;
@@ -3051,42 +2977,8 @@ XACT_ROW void xact_logsumexp_row64(const double *restrict xrow,
     const double t10 = t7 ? t8 : t9;
     const double t18 = -t6;
     double r1 = 0.0, c1 = 0.0;
-    #pragma omp simd reduction(+:r1, c1)
-    XACT_ROW_LOOP(i, n) {
-        const double x = xrow[i];
-        const int t2 = x == INFINITY;
-        const double t3 = t2 ? 0.0 : (-INFINITY);
-        const double t4 = t1 ? t3 : x;
-        const int t11 = t4 < t10;
-        const int t12 = t4 != (-INFINITY);
-        const int t13 = t11 & t12;
-        const double t14 = t13 ? t10 : t4;
-        const double t15 = t14 - t6;
-        const int t16 = fabs(t15) < INFINITY;
-        const double t17 = t16 ? t14 : 0.0;
-        const double t19 = t17 + t18;
-        const double t20 = t19 - t17;
-        const double t21 = t19 - t20;
-        const double t22 = t17 - t21;
-        const double t23 = t18 - t20;
-        const double t24 = t22 + t23;
-        const double t25 = t16 ? t24 : 0.0;
-        const double t26 = exp(t15);
-        const double t27 = t26 * t25;
-        const double t28 = t26 + t27;
-        const int t29 = t15 == 0.0;
-        const double t30 = t29 ? 1.0 : 0.0;
-        {
-            const double s = r1 + t30, b = s - r1;
-            c1 += (r1 - (s - b)) + (t30 - b);
-            r1 = s;
-        }
-    }
-    XACT_ROW_SUM(r1);
-    XACT_ROW_SUM(c1);
-    const double t31 = fabs(r1) < INFINITY ? r1 + c1 : r1;
     double r2 = 0.0, c2 = 0.0;
-    #pragma omp simd reduction(+:r2, c2)
+    #pragma omp simd reduction(+:r1, c1) reduction(+:r2, c2)
     XACT_ROW_LOOP(i, n) {
         const double x = xrow[i];
         const int t2 = x == INFINITY;
@@ -3113,11 +3005,19 @@ XACT_ROW void xact_logsumexp_row64(const double *restrict xrow,
         const double t30 = t29 ? 1.0 : 0.0;
         const double t32 = t29 ? 0.0 : t28;
         {
+            const double s = r1 + t30, b = s - r1;
+            c1 += (r1 - (s - b)) + (t30 - b);
+            r1 = s;
+        }
+        {
             const double s = r2 + t32, b = s - r2;
             c2 += (r2 - (s - b)) + (t32 - b);
             r2 = s;
         }
     }
+    XACT_ROW_SUM(r1);
+    XACT_ROW_SUM(c1);
+    const double t31 = fabs(r1) < INFINITY ? r1 + c1 : r1;
     XACT_ROW_SUM(r2);
     XACT_ROW_SUM(c2);
     const double t33 = fabs(r2) < INFINITY ? r2 + c2 : r2;

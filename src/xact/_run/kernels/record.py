@@ -191,6 +191,10 @@ class Recorder:
         # the last reduction pass: its loop's index in body, its lines, and
         # how many element statements it computes
         self._last_loop: tuple[int, list[str], int] | None = None
+        # reductions not yet emitted: one loop serves those that need no
+        # result of another (log_softmax's count of maxima and its sum)
+        self._pending: list[tuple[str, str, str, list[str]]] = []
+        self._deferred: set[str] = set()  # their results' names
 
     @property
     def lines(self) -> list[str]:
@@ -228,6 +232,8 @@ class Recorder:
         known = self._known.get(text)
         if known is not None:
             return known
+        if not element or self._deferred & set(_NAME.findall(text)):
+            self._flush()  # a row statement, or one that needs a reduction
         name = f"t{len(self._known)}"
         kind = "int" if condition else "double"
         expression = Expression(self, name, condition, data=data, element=element)
@@ -252,48 +258,82 @@ class Recorder:
         return Expression(self, name, condition, data=True, element=True)
 
     def _pass(
-        self, value: Expression, init: str, step: str, clauses: str, combine: str
-    ) -> str:
-        """A loop over the row computing every element statement so far and
-        accumulating ``value``, then the partial results combined (across a
-        CUDA block); the accumulator's name."""
+        self,
+        value: Expression,
+        init: str,
+        step: str,
+        clauses: str,
+        combine: str,
+        result: str,
+    ) -> Expression:
+        """A reduction over the row: a loop computing every element statement
+        and accumulating ``value``, then the partial results combined (across
+        a CUDA block) into ``result``, a row statement. The loop is emitted
+        when a later statement needs a result, shared by the reductions
+        pending then."""
         k = self._passes
         self._passes += 1
-        self.body.append(init.format(k=k))
-        self.body.append(f"#pragma omp simd {clauses.format(k=k)}")
+        name = f"t{len(self._known)}"
+        text = result.format(k=k)
+        expression = Expression(self, name, data=True, element=False)
+        self._known[text] = expression
+        self._deferred.add(name)
+        finish = [
+            *combine.format(k=k).split("\n    "),
+            f"const double {name} = {text};",
+        ]
+        self._pending.append(
+            (
+                init.format(k=k),
+                clauses.format(k=k),
+                step.format(k=k, v=value.text),
+                finish,
+            )
+        )
+        return expression
+
+    def _flush(self) -> None:
+        """Emit the pending reductions: one loop for them all."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        self._deferred.clear()
+        self.body += [init for init, _, _, _ in pending]
+        clauses = " ".join(clause for _, clause, _, _ in pending)
+        self.body.append(f"#pragma omp simd {clauses}")
         loop = ["XACT_ROW_LOOP(i, n) {", *self.inputs, *self.elements]
-        loop.append(step.format(k=k, v=value.text))
+        loop += [step for _, _, step, _ in pending]
         self._last_loop = (len(self.body), loop, len(self.elements))
         self.body.append("\n        ".join(loop) + "\n    }")
-        self.body.append(combine.format(k=k))
-        return f"r{k}"
+        for _, _, _, finish in pending:
+            self.body += finish
 
     def max(self, x: Expression, /, *, axis: Any = None, keepdims: bool = False) -> Any:
-        self._pass(
+        return self._pass(
             x,
             "double r{k} = -INFINITY;\n    int nan{k} = 0;",
             "r{k} = {v} > r{k} ? {v} : r{k};\n        nan{k} |= {v} != {v};",
             "reduction(max:r{k}) reduction(|:nan{k})",
             "XACT_ROW_MAX(r{k});\n    XACT_ROW_OR(nan{k});",
+            "nan{k} ? NAN : r{k}",
         )
-        k = self._passes - 1
-        return self.emit(f"nan{k} ? NAN : r{k}", element=False)
 
     def sum(self, x: Expression, /, *, axis: Any = None, keepdims: bool = False) -> Any:
         if not self.compensated:
-            accumulator = self._pass(
+            return self._pass(
                 x,
                 "double r{k} = 0.0;",
                 "r{k} += {v};",
                 "reduction(+:r{k})",
                 "XACT_ROW_SUM(r{k});",
+                "r{k}",
             )
-            return self.emit(accumulator, element=False)
         # compensated (TwoSum per term, the errors summed beside): a float64
         # row's sum within a few ULP whatever its length and the order in
         # which vector lanes and CUDA threads add (a plain sum of 1,000
-        # exponentials lost 20 ULP)
-        accumulator = self._pass(
+        # exponentials lost 20 ULP); an infinite term makes the correction
+        # NaN: the sum is then r itself
+        return self._pass(
             x,
             "double r{k} = 0.0, c{k} = 0.0;",
             "{{\n"
@@ -303,12 +343,7 @@ class Recorder:
             "        }}",
             "reduction(+:r{k}, c{k})",
             "XACT_ROW_SUM(r{k});\n    XACT_ROW_SUM(c{k});",
-        )
-        # an infinite term makes the correction NaN: the sum is then r itself
-        k = self._passes - 1
-        return self.emit(
-            f"fabs({accumulator}) < INFINITY ? {accumulator} + c{k} : {accumulator}",
-            element=False,
+            "fabs(r{k}) < INFINITY ? r{k} + c{k} : r{k}",
         )
 
     # --- the Array API functions the formulas use ----------------------------
@@ -464,6 +499,7 @@ def c_row_function(
     result = recorder.operand(formula(recorder, x, -1, where))
     store = "(float)" if element == "float" else ""
     if reduces:
+        recorder._flush()
         recorder.body.append(f"XACT_ROW_STORE(yrow[0] = {store}{result});")
     else:
         _last_pass(recorder, "yrow", result, store)
@@ -484,6 +520,7 @@ def _last_pass(recorder: Recorder, output: str, result: str, store: str) -> None
     one loads it back, rather than computing it again (an exponential an
     element). The same thread writes and reads each element, in C and in a
     CUDA block, and the values are the same."""
+    recorder._flush()
     reused = _reused_element(recorder, result) if not store else None
     if reused is None:
         loop = ["XACT_ROW_LOOP(i, n) {", *recorder.inputs, *recorder.elements]
