@@ -144,12 +144,19 @@ def _times_scaled(
 
 
 def _times_prepared(
-    xp: Namespace, x: Array, constants: tuple[Any, Any, Any, Any, Any]
+    xp: Namespace,
+    x: Array,
+    *,
+    unscale: Any,
+    c_hi: Any,
+    c_lo: Any,
+    split_hi: Any,
+    split_lo: Any,
 ) -> tuple[Array, Array]:
     """``c * x`` from :func:`_scaled_constant`'s constants as kernel
     arguments: x is always scaled (by 1 where c is in [1, 2), exactly)."""
-    unscale, *rest = constants
-    return _times_scaled(xp, rounding_barrier(xp, x * unscale), *rest)
+    scaled = rounding_barrier(xp, x * unscale)
+    return _times_scaled(xp, scaled, c_hi, c_lo, split_hi, split_lo)
 
 
 _SCALED_NAMES = ("unscale", "c_hi", "c_lo", "split_hi", "split_lo")
@@ -192,6 +199,13 @@ def _shifted_exp(
     lift = hi < deep
     outside = xp.minimum(hi, 0.0) if outside is None else outside
     return xp.exp(xp.where(lift, shifted, outside)), lift, shifted_lo
+
+
+def _below_one(xp: Namespace, shifted: tuple[Array, Array, Array]) -> Array:
+    """e^hi from :func:`_shifted_exp` for a sum with 1: 0 where it was lifted
+    (there e^hi is far below half an ULP of 1)."""
+    e, lift, _ = shifted
+    return xp.where(lift, 0.0, e)
 
 
 def _times_exp(
@@ -373,7 +387,7 @@ def celu_vjp_prepared(
     xn = clip(xp, x, lowest, 0.0) * scale
     q = xn / a_hi
     # x - q alpha exactly: q a_hi = p + e, and x - p is exact (Sterbenz)
-    p, e = _times_prepared(xp, q, tuple(times[k] for k in _SCALED_NAMES))
+    p, e = _times_prepared(xp, q, **times)
     q_lo = (((xn - p) - e) - q * a_lo) / a_hi
     return xp.where(x > 0, d, _times_exp(xp, d, q, q_lo))
 
@@ -428,7 +442,7 @@ def softplus_vjp_prepared(
 ) -> Array:
     """softplus' from :func:`softplus_vjp_constants`."""
     xc = clip(xp, x, -bound, bound)
-    v, v_lo = _times_prepared(xp, xc, tuple(times[k] for k in _SCALED_NAMES))
+    v, v_lo = _times_prepared(xp, xc, **times)
     return d * _sigmoid_pair(xp, v, v_lo)
 
 
@@ -441,7 +455,7 @@ def sigmoid_vjp(xp: Namespace, x: Array, y: Array, d: Array) -> Array:
     """e / (1 + e)**2 with e = exp(-|x|), 1 + e as a pair."""
     down = minus_abs(xp, x)
     shifted = _shifted_exp(xp, down)
-    e = xp.where(shifted[1], 0.0, shifted[0])
+    e = _below_one(xp, shifted)
     o, _, rel = _one_plus(xp, e)
     return d * _times_exp(xp, 1.0 / (o * o), down, -2.0 * rel, shifted)
 
@@ -464,7 +478,7 @@ def tanh_vjp(xp: Namespace, x: Array, y: Array, d: Array) -> Array:
     1 - y**2, which is 0 once tanh rounds to 1)."""
     down = -2.0 * xp.minimum(xp.abs(x), _SIGMOID_SATURATED)
     shifted = _shifted_exp(xp, down)
-    e = xp.where(shifted[1], 0.0, shifted[0])
+    e = _below_one(xp, shifted)
     o, _, rel = _one_plus(xp, e)
     return d * _times_exp(xp, 4.0 / (o * o), down, -2.0 * rel, shifted)
 
@@ -568,7 +582,7 @@ def silu_vjp(xp: Namespace, x: Array, y: Array, d: Array) -> Array:
     xc = clip(xp, x, -_SIGMOID_SATURATED, _SIGMOID_SATURATED)
     below_zero = xp.minimum(xc, 0.0)
     shifted = _shifted_exp(xp, below_zero, minus_abs(xp, xc))
-    e = xp.where(shifted[1], 0.0, shifted[0])
+    e = _below_one(xp, shifted)
     o, o_lo, rel = _one_plus(xp, e)
     square_o = o * o
     # both sides divide by (1 + e)**2: one division of the side's numerator
@@ -591,7 +605,7 @@ def mish_vjp(xp: Namespace, x: Array, y: Array, d: Array) -> Array:
     xc = clip(xp, x, -_SIGMOID_SATURATED, _SIGMOID_SATURATED)
     below_zero = xp.minimum(xc, 0.0)
     shifted = _shifted_exp(xp, below_zero, minus_abs(xp, xc))
-    u = xp.where(shifted[1], 0.0, shifted[0])
+    u = _below_one(xp, shifted)
     # x <= 0: the last sums of B and n + 2 as pairs, their roundings relative
     # corrections of exp (B is not 0 outside the root's interval)
     n2, n2_lo = two_sum(xp, 2.0, u * (u + 2.0))
